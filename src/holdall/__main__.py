@@ -1,0 +1,3 @@
+from holdall.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Signing and verification: pure functions shared by the server and the client SDK."""

@@ -1,0 +1,58 @@
+"""Settings of one holdall server, passed to worker processes as JSON in the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+SETTINGS_ENV = "HOLDALL_SETTINGS"
+GiB = 1024**3
+
+
+@dataclass(slots=True)
+class Settings:
+    data_dir: Path = Path("holdall-data")
+    host: str = "127.0.0.1"
+    port: int = 9000
+    domain: str = "localhost"
+    workers: int = 1
+    region: str = "cn-bj"
+    bucket_delete_delay: int = 20 * 60
+    upload_max_age: int = 7 * 24 * 3600
+    blob_grace: int = 3600
+    sweep_interval: int = 60
+    max_object_size: int = 5 * GiB
+    min_free_bytes: int = 256 * 1024 * 1024
+    body_timeout: float = 60.0
+    clock_file: Path | None = None
+
+    @property
+    def meta_path(self) -> Path:
+        return self.data_dir / "meta.sqlite3"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def public_host_suffix(self) -> str:
+        """What follows ``<bucket>.`` in a bucket's own host name."""
+        return self.domain if self.port == 80 else f"{self.domain}:{self.port}"
+
+    def to_env(self) -> str:
+        values = asdict(self)
+        return json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()})
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        raw = json.loads(os.environ.get(SETTINGS_ENV, "{}"))
+        kwargs = {}
+        for spec in fields(cls):
+            if spec.name in raw:
+                value = raw[spec.name]
+                if spec.name in ("data_dir", "clock_file") and value is not None:
+                    value = Path(value)
+                kwargs[spec.name] = value
+        return cls(**kwargs)

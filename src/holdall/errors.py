@@ -1,0 +1,151 @@
+"""One error tree for holdall.
+
+::
+
+    HoldallError                 status + UFile RetCode + message
+    ├── BadRequest               400, malformed input of any kind
+    ├── MissingAuthorization     401
+    ├── AccessDenied             403, bad or expired signature, or no right
+    ├── BucketNotFound           404
+    ├── FileNotFound             404
+    ├── UploadNotFound           404
+    ├── MethodNotAllowed         405
+    ├── RenameConflict           406
+    ├── Conflict                 409
+    ├── PreconditionFailed       412
+    ├── EntityTooLarge           413
+    ├── RangeNotSatisfiable      416
+    ├── ChecksumMismatch         400, Content-MD5 does not match
+    └── ServiceUnavailable       503
+
+    ApiError                     management API: HTTP 200 with a 15000-range RetCode
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class HoldallError(Exception):
+    status: ClassVar[int] = 400
+    ret_code: ClassVar[int] = -15017
+    default_message: ClassVar[str] = "invalid parameter"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class BadRequest(HoldallError):
+    pass
+
+
+class MissingAuthorization(HoldallError):
+    status = 401
+    ret_code = -148643
+    default_message = "no authorization found"
+
+
+class AccessDenied(HoldallError):
+    status = 403
+    ret_code = -148643
+    default_message = "invalid signature"
+
+
+class BucketNotFound(HoldallError):
+    status = 404
+    ret_code = -30010
+    default_message = "bucket not exist"
+
+
+class FileNotFound(HoldallError):
+    status = 404
+    ret_code = -148654
+    default_message = "file not exist"
+
+
+class UploadNotFound(HoldallError):
+    status = 404
+    ret_code = -148655
+    default_message = "upload id not exist"
+
+
+class MethodNotAllowed(HoldallError):
+    status = 405
+    ret_code = -148600
+    default_message = "method not allowed"
+
+
+class RenameConflict(HoldallError):
+    status = 406
+    ret_code = -148662
+    default_message = "target file already exists"
+
+
+class Conflict(HoldallError):
+    status = 409
+    ret_code = -148663
+    default_message = "conflict"
+
+
+class PreconditionFailed(HoldallError):
+    status = 412
+    ret_code = -148664
+    default_message = "precondition failed"
+
+
+class EntityTooLarge(HoldallError):
+    status = 413
+    ret_code = -148665
+    default_message = "entity too large"
+
+
+class RangeNotSatisfiable(HoldallError):
+    status = 416
+    ret_code = -148666
+    default_message = "requested range not satisfiable"
+
+    def __init__(self, size: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+class ChecksumMismatch(HoldallError):
+    ret_code = -15036
+    default_message = "check md5 failed"
+
+
+class ServiceUnavailable(HoldallError):
+    status = 503
+    ret_code = -15004
+    default_message = "service unavailable, try again"
+
+
+API_MESSAGES: dict[int, str] = {
+    15000: "存储空间域名全局唯一，请更换名称。",
+    15001: "空间名称不符合规范，请重新输入。",
+    15002: "缺少必选参数，请重新输入。",
+    15003: '"Type" 参数错误，请重新输入。',
+    15004: "服务目前不可用，我们正在努力恢复中，请稍后重试。",
+    15010: "请求空间不存在，请重新输入。",
+    15011: "您的配额不足，如需更大配额，请联系客户经理。",
+    15012: "内部错误，请联系技术支持或提交工单。",
+    15014: "新建空间 20 分钟之内不可删除，请稍后重试。",
+    15017: "参数不合法，请重新输入。",
+    15018: "参数超出范围，请重新输入。",
+    15023: "空间不为空，不可删除。",
+    15037: "没有操作权限",
+    15038: "令牌数量达到上限",
+    15039: "存储空间不存在",
+    15040: "没有找到令牌",
+}
+
+
+class ApiError(Exception):
+    """A management API refusal: the seed's code and message, plus what exactly was wrong."""
+
+    def __init__(self, code: int, detail: str = "") -> None:
+        self.code = code
+        base = API_MESSAGES.get(code, "操作失败，请稍后重试。")
+        self.message = f"{base} ({detail})" if detail else base
+        super().__init__(self.message)

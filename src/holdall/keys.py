@@ -1,0 +1,41 @@
+"""The root account's key pair: from the environment, or generated once and kept in the data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+ACCESS_ENV = "HOLDALL_ACCESS_KEY"
+SECRET_ENV = "HOLDALL_SECRET_KEY"
+CREDENTIALS_FILE = "root-credentials.json"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPair:
+    public_key: str
+    private_key: str
+
+
+def new_key_pair(prefix: str = "HA") -> KeyPair:
+    return KeyPair(prefix + secrets.token_hex(10).upper(), secrets.token_urlsafe(30))
+
+
+def root_key_pair(data_dir: Path) -> tuple[KeyPair, bool]:
+    """The root key pair and whether it was generated just now."""
+    access, secret = os.environ.get(ACCESS_ENV), os.environ.get(SECRET_ENV)
+    if access and secret:
+        return KeyPair(access, secret), False
+    path = data_dir / CREDENTIALS_FILE
+    if path.exists():
+        stored = json.loads(path.read_text())
+        return KeyPair(stored["public_key"], stored["private_key"]), False
+    pair = new_key_pair()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump({"public_key": pair.public_key, "private_key": pair.private_key}, out)
+        out.flush()
+        os.fsync(out.fileno())
+    return pair, True

@@ -1,0 +1,1 @@
+"""The ASGI server: routing, authentication and the dialects' handlers."""

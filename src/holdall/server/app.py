@@ -1,0 +1,128 @@
+"""The ASGI application: one per worker process, stores opened at lifespan startup."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from holdall import clock
+from holdall.config import Settings
+from holdall.errors import BadRequest, HoldallError
+from holdall.server.authenticate import Authenticator
+from holdall.server.http import Receive, Request, Response, Scope, Send, send_response
+from holdall.server.replies import error_response, json_response, session_id
+from holdall.server.routing import route
+from holdall.server.ufile_api import ManagementApi
+from holdall.server.ufile_data import DataPlane
+from holdall.service.buckets import BucketService
+from holdall.service.lifecycle import Sweeper
+from holdall.service.multipart import MultipartService
+from holdall.service.objects import ObjectService
+from holdall.store.blobs.file import FileBlobStore
+from holdall.store.meta.sqlite import SqliteMetaStore
+
+log = logging.getLogger("holdall.server")
+
+
+@dataclass(slots=True)
+class Components:
+    meta: SqliteMetaStore
+    executor: ThreadPoolExecutor
+    data: DataPlane
+    api: ManagementApi
+    sweeper: Sweeper
+    sweeper_task: asyncio.Task[None] | None = None
+
+
+def build(settings: Settings) -> Components:
+    clock.use_clock_file(settings.clock_file)
+    meta = SqliteMetaStore(settings.meta_path)
+    blobs = FileBlobStore(settings.blob_dir)
+    executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="holdall-io")
+    objects = ObjectService(settings, meta, blobs, executor)
+    buckets = BucketService(settings, meta)
+    return Components(
+        meta=meta,
+        executor=executor,
+        data=DataPlane(meta, objects, MultipartService(objects), Authenticator(meta)),
+        api=ManagementApi(meta, buckets, settings.region),
+        sweeper=Sweeper(settings, meta, blobs, executor),
+    )
+
+
+class HoldallApp:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.parts: Components | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self.http(scope, receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.startup()
+                except Exception as exc:
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def startup(self) -> None:
+        self.parts = build(self.settings)
+        if self.settings.sweep_interval > 0:
+            self.parts.sweeper_task = asyncio.get_running_loop().create_task(self.parts.sweeper.run_forever())
+
+    async def shutdown(self) -> None:
+        if self.parts is None:
+            return
+        if self.parts.sweeper_task is not None:
+            self.parts.sweeper_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.parts.sweeper_task
+        self.parts.executor.shutdown(wait=True)
+        self.parts.meta.close()
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        head_only = scope["method"] == "HEAD"
+        try:
+            request = Request(scope, receive, self.settings.body_timeout)
+            response = await self.dispatch(request)
+        except HoldallError as error:
+            response = error_response(error)
+        except Exception:
+            sid = session_id()
+            log.exception("unexpected error, session %s", sid)
+            response = json_response({"RetCode": -1, "ErrMsg": f"internal error, session {sid}"}, 500)
+            response.header("x-sessionid", sid)
+        try:
+            await send_response(send, response, head_only)
+        except OSError:
+            pass  # the client hung up while the reply was going out
+
+    async def dispatch(self, request: Request) -> Response:
+        assert self.parts is not None
+        target = route(request.header("host"), request.raw_path, self.settings.domain)
+        if target is None:
+            if "Action" in request.query:
+                return await self.parts.api.handle(request, request.query)
+            raise BadRequest("name a bucket: use <bucket>.<domain> as the host or /<bucket>/<key> as the path")
+        return await self.parts.data.handle(request, target)
+
+
+def app_from_env() -> HoldallApp:
+    """The uvicorn factory used by every worker process."""
+    return HoldallApp(Settings.from_env())

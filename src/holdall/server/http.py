@@ -1,0 +1,113 @@
+"""The thin HTTP layer over raw ASGI: a request view and a response value."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from holdall.errors import BadRequest, EntityTooLarge, HoldallError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+
+
+class BodyIncomplete(HoldallError):
+    """The client went away or stalled before the whole body arrived."""
+
+    default_message = "request body incomplete"
+
+
+class Request:
+    __slots__ = ("_consumed", "_receive", "body_timeout", "headers", "method", "query", "raw_path", "scope")
+
+    def __init__(self, scope: Scope, receive: Receive, body_timeout: float) -> None:
+        self.scope = scope
+        self._receive = receive
+        self._consumed = False
+        self.body_timeout = body_timeout
+        self.method: str = scope["method"]
+        self.raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        self.headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        raw_query: bytes = scope["query_string"]
+        self.query: dict[str, str] = {}
+        if raw_query:
+            try:
+                pairs = parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True, errors="strict")
+            except (UnicodeDecodeError, ValueError):
+                raise BadRequest("query string is not valid UTF-8") from None
+            self.query = dict(pairs)
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name, default)
+
+    @property
+    def content_length(self) -> int | None:
+        value = self.headers.get("content-length")
+        if value is None:
+            return None
+        if not value.isdigit():
+            raise BadRequest("Content-Length is not a number")
+        return int(value)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body, chunk by chunk; raises :class:`BodyIncomplete` if it never fully arrives."""
+        if self._consumed:
+            return
+        self._consumed = True
+        while True:
+            try:
+                message = await asyncio.wait_for(self._receive(), self.body_timeout)
+            except TimeoutError:
+                raise BodyIncomplete("timed out waiting for the request body") from None
+            if message["type"] == "http.disconnect":
+                raise BodyIncomplete()
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+    async def read(self, limit: int) -> bytes:
+        parts = []
+        size = 0
+        async for chunk in self.chunks():
+            size += len(chunk)
+            if size > limit:
+                raise EntityTooLarge(f"request body larger than {limit} bytes")
+            parts.append(chunk)
+        return b"".join(parts)
+
+
+@dataclass(slots=True)
+class Response:
+    status: int = 200
+    headers: Headers = field(default_factory=list)
+    body: bytes = b""
+    stream: AsyncIterator[bytes] | None = None
+    length: int | None = None
+
+    def header(self, name: str, value: str) -> Response:
+        self.headers.append((name.encode("latin-1"), value.encode("latin-1")))
+        return self
+
+
+async def send_response(send: Send, response: Response, head_only: bool = False) -> None:
+    length = response.length if response.length is not None else len(response.body)
+    headers = response.headers
+    if length is not None and response.status != 304:
+        headers = [*headers, (b"content-length", str(length).encode())]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    if response.stream is None or head_only:
+        await send({"type": "http.response.body", "body": b"" if head_only else response.body})
+        return
+    async for chunk in response.stream:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})

@@ -1,0 +1,33 @@
+"""One HTTP byte range (RFC 9110 §14.1.2), resolved against an object's size."""
+
+from __future__ import annotations
+
+import re
+
+from holdall.errors import BadRequest, RangeNotSatisfiable
+
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+def parse_range(header: str, size: int) -> tuple[int, int]:
+    """The inclusive (first, last) byte positions asked for by a single-range header."""
+    if "," in header:
+        if not re.match(r"^\s*bytes\s*=", header, re.IGNORECASE):
+            raise BadRequest(f"malformed Range {header!r}")
+        raise RangeNotSatisfiable(size, "only a single byte range is supported")
+    match = _RANGE.match(header)
+    if match is None or (not match.group(1) and not match.group(2)):
+        raise BadRequest(f"malformed Range {header!r}: expected bytes=first-last, bytes=first- or bytes=-suffix")
+    first, last = match.group(1), match.group(2)
+    if not first:
+        length = int(last)
+        if length == 0 or size == 0:
+            raise RangeNotSatisfiable(size)
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if end < start:
+        raise BadRequest(f"malformed Range {header!r}: the last byte comes before the first")
+    if start >= size:
+        raise RangeNotSatisfiable(size)
+    return start, min(end, size - 1)

@@ -1,0 +1,36 @@
+"""The UFile dialect's reply envelopes: RetCode JSON with X-SessionId on errors."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from holdall.errors import ApiError, HoldallError, RangeNotSatisfiable
+from holdall.server.http import Response
+
+JSON = [(b"content-type", b"application/json")]
+
+
+def session_id() -> str:
+    return str(uuid.uuid4())
+
+
+def json_response(payload: dict[str, Any], status: int = 200) -> Response:
+    return Response(status, list(JSON), json.dumps(payload, ensure_ascii=False).encode())
+
+
+def error_response(error: HoldallError) -> Response:
+    response = json_response({"RetCode": error.ret_code, "ErrMsg": error.message}, error.status)
+    response.header("x-sessionid", session_id())
+    if isinstance(error, RangeNotSatisfiable):
+        response.header("content-range", f"bytes */{error.size}")
+    return response
+
+
+def api_response(action: str, payload: dict[str, Any] | None = None) -> Response:
+    return json_response({"RetCode": 0, "Action": f"{action}Response", **(payload or {})})
+
+
+def api_error_response(action: str, error: ApiError) -> Response:
+    return json_response({"RetCode": error.code, "Action": f"{action}Response", "Message": error.message})

@@ -1,0 +1,405 @@
+"""The UFile / Inspur data plane (seed 004 §5–15, 20, 25; REFERENCE §1).
+
+Requests that are not uploads never reach the upload path: a PUT with ``uploadId``,
+``restore``, ``storageClass``, ``newFileName`` or ``X-Ufile-Copy-Source`` is something else.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from urllib.parse import unquote
+
+from holdall.auth import ufile
+from holdall.auth.principal import Principal
+from holdall.errors import (
+    AccessDenied,
+    BadRequest,
+    BucketNotFound,
+    FileNotFound,
+    HoldallError,
+    MethodNotAllowed,
+)
+from holdall.etag import BLOCK_SIZE
+from holdall.server.authenticate import Authenticator
+from holdall.server.formdata import FormReader, boundary_of
+from holdall.server.http import Request, Response
+from holdall.server.ranges import parse_range
+from holdall.server.replies import json_response
+from holdall.server.routing import Target, check_key
+from holdall.service.blobsink import parse_content_md5
+from holdall.service.multipart import MultipartService, parse_etag_list
+from holdall.service.objects import INLINE_READ_LIMIT, MAX_LIST, Listing, ObjectService
+from holdall.store.meta.base import Bucket, MetaStore, ObjectRecord
+
+STORAGE_CLASSES = ("STANDARD", "IA", "ARCHIVE")
+MAX_SMALL_BODY = 1024 * 1024
+BUCKET_ROOT_QUERIES = ("list", "listobjects", "muploadpart")
+
+
+def _http_date(seconds: int) -> str:
+    return format_datetime(datetime.fromtimestamp(seconds, UTC), usegmt=True)
+
+
+def _int_param(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = query.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}")
+    return value
+
+
+def _object_headers(record: ObjectRecord) -> Response:
+    response = Response(200)
+    response.header("content-type", record.mime)
+    response.header("etag", record.etag)
+    response.header("last-modified", _http_date(record.modified))
+    response.header("accept-ranges", "bytes")
+    return response
+
+
+class DataPlane:
+    def __init__(
+        self,
+        meta: MetaStore,
+        objects: ObjectService,
+        multipart: MultipartService,
+        authenticator: Authenticator,
+    ) -> None:
+        self.meta = meta
+        self.objects = objects
+        self.multipart = multipart
+        self.authn = authenticator
+
+    # ----------------------------------------------------------------- dispatch
+
+    async def handle(self, request: Request, target: Target) -> Response:
+        bucket = self.meta.bucket(target.bucket)
+        if bucket is None:
+            raise BucketNotFound(f"bucket not exist: {target.bucket!r}")
+        method, query, key = request.method, request.query, target.key
+        if method in ("GET", "HEAD"):
+            if not key:
+                if method == "GET" and "muploadpart" in query:
+                    return self.list_parts(request, bucket)
+                if method == "GET" and "listobjects" in query:
+                    return self.list_objects(request, bucket)
+                if method == "GET":
+                    return self.prefix_file_list(request, bucket)
+                raise BadRequest("HEAD needs an object key")
+            return self.get(request, bucket, check_key(key))
+        if method == "PUT":
+            key = check_key(key)
+            if "uploadId" in query:
+                return await self.upload_part(request, bucket, key)
+            if "newFileName" in query:
+                return await self.rename(request, bucket, key)
+            if "restore" in query:
+                return await self.restore(request, bucket, key)
+            if "storageClass" in query:
+                return await self.set_storage_class(request, bucket, key)
+            if "x-ufile-copy-source" in request.headers:
+                return await self.copy(request, bucket, key)
+            return await self.put(request, bucket, key)
+        if method == "POST":
+            if not key:
+                return await self.post_file(request, bucket)
+            if key == "uploadhit" and ("Hash" in query or "FileName" in query):
+                return await self.upload_hit(request, bucket)
+            key = check_key(key)
+            if "uploads" in query:
+                return await self.initiate(request, bucket, key)
+            if "uploadId" in query:
+                return await self.finish(request, bucket, key)
+            if "opmeta" in query:
+                return await self.op_meta(request, bucket, key)
+            raise BadRequest("POST to an object needs ?uploads, ?uploadId= or ?opmeta")
+        if method == "DELETE":
+            key = check_key(key)
+            if "uploadId" in query:
+                return await self.abort(request, bucket, key)
+            return await self.delete(request, bucket, key)
+        raise MethodNotAllowed(f"{method} is not supported here")
+
+    def _authorize(
+        self, request: Request, bucket: Bucket, key: str, *, read: bool = False, suffixes: tuple[str, ...] = ("",)
+    ) -> Principal:
+        principal = self.authn.principal(
+            request, bucket.name, key, suffixes=suffixes, allow_anonymous=read and bucket.type == "public"
+        )
+        self._check_owner(principal, bucket)
+        return principal
+
+    @staticmethod
+    def _check_owner(principal: Principal, bucket: Bucket) -> None:
+        if not principal.anonymous and principal.account_id != bucket.account_id:
+            raise AccessDenied(f"this key may not use bucket {bucket.name!r}")
+
+    # ----------------------------------------------------------------- reads
+
+    def get(self, request: Request, bucket: Bucket, key: str) -> Response:
+        self._authorize(request, bucket, key, read=True)
+        record = self.objects.require(bucket.name, key)
+        response = _object_headers(record)
+        since = request.header("if-modified-since")
+        if since:
+            try:
+                threshold = parsedate_to_datetime(since).timestamp()
+            except (TypeError, ValueError, IndexError, OverflowError):
+                threshold = None
+            if threshold is not None and record.modified <= threshold:
+                response.status = 304
+                return response
+        start, end = 0, record.size - 1
+        range_header = request.header("range")
+        if range_header:
+            start, end = parse_range(range_header, record.size)
+            response.status = 206
+            response.header("content-range", f"bytes {start}-{end}/{record.size}")
+        length = end - start + 1 if record.size else 0
+        response.length = length
+        if request.method == "HEAD" or length == 0:
+            return response
+        if length <= INLINE_READ_LIMIT:
+            response.body = self.objects.read_small(record, start, end)
+        else:
+            response.stream = self.objects.read(record, start, end)
+        return response
+
+    def prefix_file_list(self, request: Request, bucket: Bucket) -> Response:
+        self._authorize(request, bucket, "")
+        query = request.query
+        limit = _int_param(query, "limit", 20, 1, MAX_LIST)
+        listing = self.objects.list_prefix(bucket.name, query.get("prefix", ""), query.get("marker", ""), limit)
+        return json_response(
+            {
+                "BucketName": bucket.name,
+                "BucketId": bucket.id,
+                "NextMarker": listing.next_marker,
+                "DataSet": [
+                    {
+                        "BucketName": bucket.name,
+                        "FileName": record.key,
+                        "Hash": record.etag,
+                        "MimeType": record.mime,
+                        "Size": record.size,
+                        "CreateTime": record.created,
+                        "ModifyTime": record.modified,
+                        "StorageClass": record.storage_class,
+                    }
+                    for record in listing.objects
+                ],
+            }
+        )
+
+    def list_objects(self, request: Request, bucket: Bucket) -> Response:
+        query = request.query
+        self._authorize(request, bucket, "", suffixes=("", ufile.listobjects_suffix(query)))
+        prefix, marker, delimiter = query.get("prefix", ""), query.get("marker", ""), query.get("delimiter", "")
+        limit = _int_param(query, "max-keys", 100, 1, MAX_LIST)
+        listing: Listing = self.objects.list_delimited(bucket.name, prefix, marker, limit, delimiter)
+        return json_response(
+            {
+                "Name": bucket.name,
+                "Prefix": prefix,
+                "MaxKeys": limit,
+                "Delimiter": delimiter,
+                "IsTruncated": listing.truncated,
+                "NextMarker": listing.next_marker,
+                "Contents": [
+                    {
+                        "Key": record.key,
+                        "MimeType": record.mime,
+                        "LastModified": record.modified,
+                        "CreateTime": record.created,
+                        "Etag": record.etag,
+                        "Size": str(record.size),
+                        "StorageClass": record.storage_class,
+                    }
+                    for record in listing.objects
+                ],
+                "CommonPrefixes": [{"Prefix": prefix} for prefix in listing.prefixes],
+            }
+        )
+
+    def list_parts(self, request: Request, bucket: Bucket) -> Response:
+        self._authorize(request, bucket, "")
+        query = request.query
+        upload = self.multipart.require(query.get("uploadId", ""), bucket.name)
+        limit = _int_param(query, "max-parts", 1000, 1, 1000)
+        after = _int_param(query, "part-number-marker", -1, -1, 10**9)
+        parts = self.multipart.parts(upload, after, limit + 1)
+        truncated = len(parts) > limit
+        parts = parts[:limit]
+        return json_response(
+            {
+                "RetCode": 0,
+                "ErrMsg": "",
+                "UploadId": upload.id,
+                "Key": upload.key,
+                "Status": 0,
+                "IsTruncated": truncated,
+                "NextPartNumberMarker": parts[-1].number if truncated and parts else -1,
+                "Parts": [{"PartNum": part.number, "Etag": part.etag} for part in parts],
+            }
+        )
+
+    # ----------------------------------------------------------------- writes
+
+    async def put(self, request: Request, bucket: Bucket, key: str) -> Response:
+        self._authorize(request, bucket, key)
+        record = await self.objects.put(
+            bucket.name,
+            key,
+            request.header("content-type"),
+            request.chunks(),
+            declared_size=request.content_length,
+            expected_md5=parse_content_md5(request.header("content-md5")),
+        )
+        return Response(200).header("etag", record.etag)
+
+    async def post_file(self, request: Request, bucket: Bucket) -> Response:
+        reader = FormReader(request.chunks(), boundary_of(request.header("content-type")))
+        fields, file_part = await reader.fields_then_file()
+        if file_part is None:
+            raise BadRequest("the form has no file part")
+        key = check_key(fields.get("FileName", ""))
+        mime = fields.get("Content-Type") or file_part.content_type
+        principal = self.authn.principal(
+            request, bucket.name, key, authorization=fields.get("Authorization", ""), content_type=mime
+        )
+        self._check_owner(principal, bucket)
+        md5 = parse_content_md5(fields.get("Content-MD5") or request.header("content-md5"))
+        record = await self.objects.put(
+            bucket.name, key, mime, reader.file_chunks(), declared_size=None, expected_md5=md5
+        )
+        try:
+            await reader.finish()
+        except HoldallError:
+            pass  # the file part was whole; what trails it does not matter
+        return Response(200).header("etag", record.etag)
+
+    async def upload_hit(self, request: Request, bucket: Bucket) -> Response:
+        query = request.query
+        key = check_key(query.get("FileName", ""))
+        principal = self._authorize(request, bucket, key)
+        etag = query.get("Hash", "")
+        size = _int_param(query, "FileSize", -1, 0, 2**63 - 1)
+        if not etag or size < 0:
+            raise BadRequest("UploadHit needs Hash, FileName and FileSize")
+        record = await self.objects.upload_hit(principal.account_id, bucket.name, key, etag, size)
+        if record is None:
+            raise FileNotFound("no file with this Hash and FileSize is stored in this account")
+        return Response(200).header("etag", record.etag)
+
+    async def copy(self, request: Request, bucket: Bucket, key: str) -> Response:
+        principal = self._authorize(request, bucket, key)
+        source = request.header("x-ufile-copy-source")
+        try:
+            src_bucket_name, _, src_key = unquote(source.lstrip("/"), errors="strict").partition("/")
+        except UnicodeDecodeError:
+            raise BadRequest("X-Ufile-Copy-Source is not valid UTF-8 once percent-decoded") from None
+        src_bucket = self.meta.bucket(src_bucket_name)
+        if src_bucket is None:
+            raise BucketNotFound(f"copy source bucket not exist: {src_bucket_name!r}")
+        if src_bucket.type != "public":
+            self._check_owner(principal, src_bucket)
+        async for _ in request.chunks():
+            raise BadRequest("a copy request has no body")
+        record = await self.objects.copy(src_bucket.name, check_key(src_key), bucket.name, key)
+        return Response(200).header("etag", record.etag)
+
+    async def rename(self, request: Request, bucket: Bucket, key: str) -> Response:
+        self._authorize(request, bucket, key)
+        new_key = check_key(request.query["newFileName"])
+        force = request.query.get("force", "false").lower()
+        if force not in ("true", "false"):
+            raise BadRequest("force is true or false")
+        await self.objects.rename(bucket.name, key, new_key, force == "true")
+        return Response(200)
+
+    async def restore(self, request: Request, bucket: Bucket, key: str) -> Response:
+        self._authorize(request, bucket, key)
+        self.objects.require(bucket.name, key)
+        return Response(200)
+
+    async def set_storage_class(self, request: Request, bucket: Bucket, key: str) -> Response:
+        self._authorize(request, bucket, key)
+        storage_class = request.query["storageClass"].upper()
+        if storage_class not in STORAGE_CLASSES:
+            raise BadRequest(f"storageClass is one of {', '.join(STORAGE_CLASSES)}")
+        await self.objects.set_storage_class(bucket.name, key, storage_class)
+        return Response(200)
+
+    async def op_meta(self, request: Request, bucket: Bucket, key: str) -> Response:
+        self._authorize(request, bucket, key)
+        try:
+            body = json.loads(await request.read(64 * 1024))
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest("opmeta needs a JSON body") from None
+        if not isinstance(body, dict) or body.get("op") != "set" or body.get("metak") != "mimetype":
+            raise BadRequest('opmeta supports {"op": "set", "metak": "mimetype", "metav": "<type>"} only')
+        mime = body.get("metav")
+        if not isinstance(mime, str) or not mime or len(mime) > 255 or not mime.isprintable():
+            raise BadRequest("metav must be a mime type")
+        await self.objects.set_mime(bucket.name, key, mime)
+        return Response(200)
+
+    async def delete(self, request: Request, bucket: Bucket, key: str) -> Response:
+        self._authorize(request, bucket, key)
+        try:
+            await self.objects.delete(bucket.name, key)
+        except FileNotFound:
+            pass  # deleting is idempotent: a retried DELETE succeeds
+        return Response(204)
+
+    # ----------------------------------------------------------------- multipart
+
+    async def initiate(self, request: Request, bucket: Bucket, key: str) -> Response:
+        self._authorize(request, bucket, key)
+        upload = await self.multipart.initiate(bucket.name, key, request.header("content-type"))
+        return json_response({"UploadId": upload.id, "BlkSize": BLOCK_SIZE, "Bucket": bucket.name, "Key": key})
+
+    async def upload_part(self, request: Request, bucket: Bucket, key: str) -> Response:
+        self._authorize(request, bucket, key)
+        upload = self.multipart.require(request.query["uploadId"], bucket.name)
+        if upload.key != key:
+            raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
+        number = _int_param(request.query, "partNumber", -1, 0, 10**9)
+        if number < 0:
+            raise BadRequest("partNumber is required")
+        part = await self.multipart.put_part(
+            upload,
+            number,
+            request.chunks(),
+            request.content_length,
+            parse_content_md5(request.header("content-md5")),
+            request.header("content-type"),
+        )
+        return json_response({"PartNumber": part.number}).header("etag", part.etag)
+
+    async def finish(self, request: Request, bucket: Bucket, key: str) -> Response:
+        self._authorize(request, bucket, key)
+        upload = self.multipart.require(request.query["uploadId"], bucket.name)
+        if upload.key != key:
+            raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
+        new_key = request.query.get("newKey") or None
+        if new_key is not None:
+            check_key(new_key)
+        etags = parse_etag_list(await request.read(MAX_SMALL_BODY))
+        record = await self.multipart.finish(upload, etags, new_key)
+        return json_response({"Bucket": bucket.name, "Key": record.key, "FileSize": record.size}).header(
+            "etag", record.etag
+        )
+
+    async def abort(self, request: Request, bucket: Bucket, key: str) -> Response:
+        self._authorize(request, bucket, key)
+        upload = self.multipart.require(request.query["uploadId"], bucket.name)
+        await self.multipart.abort(upload)
+        return Response(200)

@@ -1,0 +1,1 @@
+"""The rules of holdall, free of HTTP: objects, multipart uploads, buckets, lifecycle."""

@@ -1,0 +1,91 @@
+"""Buckets: naming rules, global uniqueness, access type, and the rules for deleting one."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+import string
+
+from holdall import clock
+from holdall.config import Settings
+from holdall.errors import ApiError
+from holdall.store.meta.base import Bucket, MetaStore
+
+BUCKET_TYPES = ("public", "private")
+DEFAULT_PROJECT = "default"
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Why ``name`` breaks the naming rules of seed 004 §1, or None when it is fine."""
+    if not 3 <= len(name.encode()) <= 63:
+        return "a bucket name has 3 to 63 bytes"
+    try:
+        ipaddress.ip_address(name)
+        return "a bucket name may not be an IP address"
+    except ValueError:
+        pass
+    for label in name.split("."):
+        if not _LABEL.match(label):
+            return (
+                f"label {label!r}: labels hold lower-case letters, digits and hyphens,"
+                " and start and end with a letter or digit"
+            )
+    return None
+
+
+def new_bucket_id() -> str:
+    return "oss-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+class BucketService:
+    def __init__(self, settings: Settings, meta: MetaStore) -> None:
+        self.settings = settings
+        self.meta = meta
+
+    def host_of(self, bucket: str) -> str:
+        return f"{bucket}.{self.settings.public_host_suffix}"
+
+    def owned(self, account_id: str, name: str) -> Bucket:
+        bucket = self.meta.bucket(name)
+        if bucket is None or bucket.account_id != account_id:
+            raise ApiError(15010, f"no bucket {name!r} in this account")
+        return bucket
+
+    async def create(self, account_id: str, name: str, type_: str, region: str, project_id: str) -> Bucket:
+        problem = bucket_name_problem(name)
+        if problem:
+            raise ApiError(15001, problem)
+        if type_ not in BUCKET_TYPES:
+            raise ApiError(15003, "Type is public or private")
+        now = int(clock.now())
+        bucket = Bucket(name, new_bucket_id(), account_id, project_id, type_, region, now, now)
+        await self.meta.create_bucket(bucket)
+        return bucket
+
+    def describe(
+        self, account_id: str, name: str | None, project_id: str | None, offset: int, limit: int
+    ) -> list[Bucket]:
+        if name:
+            return [self.owned(account_id, name)]
+        return self.meta.buckets(account_id, project_id, offset, limit)
+
+    async def update(self, account_id: str, name: str, type_: str) -> Bucket:
+        bucket = self.owned(account_id, name)
+        if type_ not in BUCKET_TYPES:
+            raise ApiError(15003, "Type is public or private")
+        bucket.modified = int(clock.now())
+        bucket.type = type_
+        await self.meta.update_bucket_type(name, type_, bucket.modified)
+        return bucket
+
+    async def delete(self, account_id: str, name: str) -> Bucket:
+        bucket = self.owned(account_id, name)
+        age = clock.now() - bucket.created
+        if age < self.settings.bucket_delete_delay:
+            wait = int(self.settings.bucket_delete_delay - age) + 1
+            raise ApiError(15014, f"bucket {name!r} was created {int(age)} s ago; try again in {wait} s")
+        await self.meta.delete_bucket(name)
+        return bucket

@@ -1,0 +1,80 @@
+"""Background sweeping: stale multipart uploads, and blobs nothing refers to any more.
+
+A blob is deleted only after a grace period: a released blob may still be streaming to a
+reader that looked it up a moment ago, and a blob file without a row may belong to a write
+whose metadata commit is on its way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from holdall import clock
+from holdall.config import Settings
+from holdall.errors import UploadNotFound
+from holdall.store.blobs.base import BlobStore
+from holdall.store.meta.base import MetaStore
+
+log = logging.getLogger("holdall.lifecycle")
+BATCH = 500
+STRAY_GRACE = 3600
+
+
+class Sweeper:
+    def __init__(self, settings: Settings, meta: MetaStore, blobs: BlobStore, executor: ThreadPoolExecutor) -> None:
+        self.settings = settings
+        self.meta = meta
+        self.blobs = blobs
+        self.executor = executor
+
+    async def run_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.sweep_interval)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("sweep failed; trying again next round")
+
+    async def sweep(self) -> dict[str, int]:
+        uploads = await self.expire_uploads()
+        released = await self.delete_released_blobs()
+        strays = await asyncio.get_running_loop().run_in_executor(self.executor, self.delete_stray_files)
+        return {"uploads": uploads, "blobs": released, "strays": strays}
+
+    async def expire_uploads(self) -> int:
+        before = int(clock.now()) - self.settings.upload_max_age
+        count = 0
+        for upload_id in self.meta.uploads_created_before(before, BATCH):
+            try:
+                await self.meta.abort_upload(upload_id)
+                count += 1
+            except UploadNotFound:
+                pass
+        return count
+
+    async def delete_released_blobs(self) -> int:
+        before = time.time() - self.settings.blob_grace
+        ids = self.meta.released_blobs(before, BATCH)
+        if not ids:
+            return 0
+        gone = await self.meta.forget_blobs(ids)
+        for blob_id in gone:
+            self.blobs.delete(blob_id)
+        return len(gone)
+
+    def delete_stray_files(self) -> int:
+        """Blob files that no row names, and abandoned temporary files, an hour old or more."""
+        before = time.time() - max(self.settings.blob_grace, STRAY_GRACE)
+        count = 0
+        for name, mtime in list(self.blobs.scan_temporary()):
+            if mtime < before:
+                self.blobs.delete_temporary(name)
+                count += 1
+        for blob_id, mtime in list(self.blobs.scan()):
+            if mtime < before and not self.meta.blob_known(blob_id):
+                self.blobs.delete(blob_id)
+                count += 1
+        return count

@@ -1,0 +1,111 @@
+"""UFile multipart uploads: parts of exactly BlkSize (4 MiB) numbered from 0, the last shorter.
+
+Finishing writes a manifest of the parts' blobs and copies no data; the object's ETag follows
+from the parts' SHA1s because every part but the last is exactly one ETag block.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+from holdall import clock
+from holdall.errors import BadRequest, EntityTooLarge, UploadNotFound
+from holdall.etag import BLOCK_SIZE, etag_from_block_digests
+from holdall.service.objects import ObjectService
+from holdall.store.meta.base import BlobRef, ObjectRecord, Part, Upload
+
+MAX_PARTS = 10000
+
+
+class MultipartService:
+    def __init__(self, objects: ObjectService) -> None:
+        self.objects = objects
+        self.meta = objects.meta
+
+    async def initiate(self, bucket: str, key: str, mime: str) -> Upload:
+        upload = Upload(str(uuid.uuid4()), bucket, key, mime, int(clock.now()))
+        await self.meta.create_upload(upload)
+        return upload
+
+    def require(self, upload_id: str, bucket: str) -> Upload:
+        upload = self.meta.upload(upload_id)
+        if upload is None or upload.bucket != bucket:
+            raise UploadNotFound(f"no unfinished upload {upload_id!r} in this bucket")
+        return upload
+
+    async def put_part(
+        self,
+        upload: Upload,
+        number: int,
+        chunks: AsyncIterator[bytes],
+        declared_size: int | None,
+        expected_md5: bytes | None,
+        mime: str,
+    ) -> Part:
+        if not 0 <= number < MAX_PARTS:
+            raise BadRequest(f"partNumber must be between 0 and {MAX_PARTS - 1}")
+        if declared_size is not None and declared_size > BLOCK_SIZE:
+            raise EntityTooLarge(f"a part may hold at most BlkSize = {BLOCK_SIZE} bytes")
+        sink = self.objects.sink(expected_md5, declared_size, max_size=BLOCK_SIZE)
+        await sink.consume(chunks)
+        if sink.size == 0:
+            await sink.abort()
+            raise BadRequest("a part may not be empty")
+        blob_id = await sink.commit()
+        digests = sink.etag_hasher.block_digests()
+        part = Part(upload.id, number, BlobRef(blob_id, sink.size), sink.etag_hasher.etag(), digests[0])
+        try:
+            # The SDK initiates with text/plain whatever the file is, and sends the file's type
+            # with every part: the object takes the type of part 0.
+            await self.meta.put_part(part, mime if number == 0 and mime else None)
+        except BaseException:
+            self.objects.blobs.delete(blob_id)
+            raise
+        return part
+
+    async def finish(self, upload: Upload, etags: list[str], new_key: str | None) -> ObjectRecord:
+        def build(current: Upload, parts: list[Part], key: str) -> ObjectRecord:
+            if not parts:
+                raise BadRequest("the upload has no parts")
+            numbers = [part.number for part in parts]
+            if numbers != list(range(len(parts))):
+                missing = sorted(set(range(numbers[-1] + 1)) - set(numbers))
+                raise BadRequest(f"parts are missing: {missing[:10]}")
+            if len(etags) != len(parts):
+                raise BadRequest(f"the body lists {len(etags)} part ETags; the upload has {len(parts)} parts")
+            for part, etag in zip(parts, etags, strict=True):
+                if part.etag != etag:
+                    raise BadRequest(f"part {part.number} has ETag {part.etag}, not {etag}")
+            for part in parts[:-1]:
+                if part.blob.size != BLOCK_SIZE:
+                    raise BadRequest(
+                        f"part {part.number} has {part.blob.size} bytes; all but the last need {BLOCK_SIZE}"
+                    )
+            now = int(clock.now())
+            return ObjectRecord(
+                bucket=current.bucket,
+                key=key,
+                size=sum(part.blob.size for part in parts),
+                etag=etag_from_block_digests([part.sha1 for part in parts]),
+                mime=current.mime,
+                created=now,
+                modified=now,
+                manifest=[part.blob for part in parts],
+            )
+
+        return await self.meta.finish_upload(upload.id, new_key, build)
+
+    async def abort(self, upload: Upload) -> None:
+        await self.meta.abort_upload(upload.id)
+
+    def parts(self, upload: Upload, after: int, limit: int) -> list[Part]:
+        return self.meta.parts(upload.id, after, limit)
+
+
+def parse_etag_list(body: bytes) -> list[str]:
+    try:
+        text = body.decode("ascii")
+    except UnicodeDecodeError:
+        raise BadRequest("the finish body must be part ETags separated by commas") from None
+    return [item.strip().strip('"') for item in text.split(",") if item.strip()]

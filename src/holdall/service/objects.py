@@ -1,0 +1,219 @@
+"""Objects: put, read, copy, rename, UploadHit, metadata and listings. No HTTP in here."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from holdall import clock
+from holdall.config import Settings
+from holdall.errors import BadRequest, EntityTooLarge, FileNotFound
+from holdall.etag import EMPTY_ETAG, EMPTY_ETAG_ALT
+from holdall.service.blobsink import BlobSink, check_free_space
+from holdall.store.blobs.base import BlobStore
+from holdall.store.meta.base import BlobRef, MetaStore, ObjectRecord, prefix_upper_bound
+
+READ_STEP = 1024 * 1024
+INLINE_READ_LIMIT = 256 * 1024
+MAX_LIST = 1000
+
+
+@dataclass(slots=True)
+class Listing:
+    objects: list[ObjectRecord]
+    prefixes: list[str]
+    next_marker: str
+    truncated: bool
+
+
+class ObjectService:
+    def __init__(self, settings: Settings, meta: MetaStore, blobs: BlobStore, executor: ThreadPoolExecutor) -> None:
+        self.settings = settings
+        self.meta = meta
+        self.blobs = blobs
+        self.executor = executor
+
+    # ----------------------------------------------------------------- writes
+
+    def sink(self, expected_md5: bytes | None, declared_size: int | None, max_size: int | None = None) -> BlobSink:
+        limit = max_size or self.settings.max_object_size
+        if declared_size is not None and declared_size > limit:
+            raise EntityTooLarge(f"the body has {declared_size} bytes; the limit is {limit}")
+        check_free_space(str(self.settings.blob_dir), self.settings.min_free_bytes, declared_size or 0)
+        return BlobSink(self.blobs, self.executor, max_size=limit, expected_md5=expected_md5)
+
+    async def put(
+        self,
+        bucket: str,
+        key: str,
+        mime: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        declared_size: int | None,
+        expected_md5: bytes | None = None,
+        if_absent: bool = False,
+    ) -> ObjectRecord:
+        sink = self.sink(expected_md5, declared_size)
+        await sink.consume(chunks)
+        if declared_size is not None and sink.size != declared_size:
+            await sink.abort()
+            raise BadRequest(f"the body has {sink.size} bytes but Content-Length said {declared_size}")
+        blob_id = await sink.commit()
+        now = int(clock.now())
+        record = ObjectRecord(
+            bucket=bucket,
+            key=key,
+            size=sink.size,
+            etag=sink.etag_hasher.etag(),
+            mime=mime or "application/octet-stream",
+            created=now,
+            modified=now,
+            manifest=[BlobRef(blob_id, sink.size)] if sink.size else [],
+        )
+        try:
+            await self.meta.put_object(record, if_absent=if_absent)
+        except BaseException:
+            self.blobs.delete(blob_id)
+            raise
+        return record
+
+    async def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> ObjectRecord:
+        source = self.require(src_bucket, src_key)
+        now = int(clock.now())
+        record = ObjectRecord(
+            bucket=bucket,
+            key=key,
+            size=source.size,
+            etag=source.etag,
+            mime=source.mime,
+            created=now,
+            modified=now,
+            manifest=source.manifest,
+            storage_class=source.storage_class,
+        )
+        await self.meta.put_object(record)
+        return record
+
+    async def upload_hit(self, account_id: str, bucket: str, key: str, etag: str, size: int) -> ObjectRecord | None:
+        """Links content that this account already stores; None when it stores no such content."""
+        etags = [EMPTY_ETAG, EMPTY_ETAG_ALT] if etag in (EMPTY_ETAG, EMPTY_ETAG_ALT) else [etag]
+        found = self.meta.object_by_etag(account_id, etags, size)
+        if found is None:
+            return None
+        now = int(clock.now())
+        record = ObjectRecord(
+            bucket=bucket,
+            key=key,
+            size=found.size,
+            etag=found.etag,
+            mime=found.mime,
+            created=now,
+            modified=now,
+            manifest=found.manifest,
+        )
+        await self.meta.put_object(record)
+        return record
+
+    async def delete(self, bucket: str, key: str) -> None:
+        if not await self.meta.delete_object(bucket, key):
+            raise FileNotFound(f"file not exist: {key!r}")
+
+    async def rename(self, bucket: str, key: str, new_key: str, force: bool) -> None:
+        await self.meta.rename_object(bucket, key, new_key, force, int(clock.now()))
+
+    async def set_mime(self, bucket: str, key: str, mime: str) -> None:
+        await self.meta.update_object(bucket, key, mime=mime)
+
+    async def set_storage_class(self, bucket: str, key: str, storage_class: str) -> None:
+        await self.meta.update_object(bucket, key, storage_class=storage_class)
+
+    # ----------------------------------------------------------------- reads
+
+    def require(self, bucket: str, key: str) -> ObjectRecord:
+        record = self.meta.object(bucket, key)
+        if record is None:
+            raise FileNotFound(f"file not exist: {key!r}")
+        return record
+
+    def read_small(self, record: ObjectRecord, start: int, end: int) -> bytes:
+        """Bytes ``start..end`` (inclusive) of a small object, read on the calling thread."""
+        out = bytearray()
+        for blob_id, offset, length in _segments(record.manifest, start, end):
+            with self.blobs.open(blob_id) as handle:
+                handle.seek(offset)
+                out += handle.read(length)
+        return bytes(out)
+
+    async def read(self, record: ObjectRecord, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes ``start..end`` (inclusive), in steps of at most 1 MiB read off the event loop."""
+        loop = asyncio.get_running_loop()
+        for blob_id, offset, length in _segments(record.manifest, start, end):
+            handle = self.blobs.open(blob_id)
+            try:
+                handle.seek(offset)
+                while length > 0:
+                    data = await loop.run_in_executor(self.executor, handle.read, min(READ_STEP, length))
+                    if not data:
+                        raise OSError(f"blob {blob_id} is shorter than its manifest says")
+                    length -= len(data)
+                    yield data
+            finally:
+                handle.close()
+
+    # ----------------------------------------------------------------- listings
+
+    def list_prefix(self, bucket: str, prefix: str, marker: str, limit: int) -> Listing:
+        rows = self.meta.objects(bucket, prefix, marker, limit + 1)
+        truncated = len(rows) > limit
+        rows = rows[:limit]
+        return Listing(rows, [], rows[-1].key if truncated and rows else "", truncated)
+
+    def list_delimited(self, bucket: str, prefix: str, marker: str, limit: int, delimiter: str) -> Listing:
+        """Keys and common prefixes after ``marker``, at most ``limit`` entries in all."""
+        if not delimiter:
+            return self.list_prefix(bucket, prefix, marker, limit)
+        objects: list[ObjectRecord] = []
+        prefixes: list[str] = []
+        after, at_least, last = marker, "", ""
+        rolled = marker.find(delimiter, len(prefix)) if marker.startswith(prefix) else -1
+        if rolled >= 0:  # the marker lies inside a common prefix already listed: skip past it
+            bound = prefix_upper_bound(marker[: rolled + len(delimiter)])
+            if bound is None:
+                return Listing([], [], "", False)
+            at_least = bound
+        while len(objects) + len(prefixes) < limit:
+            rows = self.meta.objects(bucket, prefix, after, min(MAX_LIST, limit + 1), at_least)
+            if not rows:
+                return Listing(objects, prefixes, "", False)
+            for row in rows:
+                if len(objects) + len(prefixes) >= limit:
+                    return Listing(objects, prefixes, last, True)
+                cut = row.key.find(delimiter, len(prefix))
+                if cut < 0:
+                    objects.append(row)
+                    last = after = row.key
+                    continue
+                common = row.key[: cut + len(delimiter)]
+                prefixes.append(common)
+                last = after = common
+                bound = prefix_upper_bound(common)
+                if bound is None:
+                    return Listing(objects, prefixes, "", False)
+                at_least = bound
+                break
+        more = bool(self.meta.objects(bucket, prefix, after, 1, at_least))
+        return Listing(objects, prefixes, last if more else "", more)
+
+
+def _segments(manifest: list[BlobRef], start: int, end: int) -> list[tuple[str, int, int]]:
+    """(blob id, offset in blob, length) covering object bytes ``start..end`` inclusive."""
+    out = []
+    base = 0
+    for ref in manifest:
+        lo, hi = max(start, base), min(end, base + ref.size - 1)
+        if lo <= hi:
+            out.append((ref.blob_id, lo - base, hi - lo + 1))
+        base += ref.size
+    return out

@@ -1,0 +1,1 @@
+"""Persistence: a metadata store and a blob store behind small interfaces."""

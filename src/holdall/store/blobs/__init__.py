@@ -1,0 +1,1 @@
+"""Blob stores: immutable byte files named by random ids."""

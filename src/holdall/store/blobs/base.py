@@ -1,0 +1,41 @@
+"""The blob store interface.
+
+A blob is written once through a :class:`BlobWriter` and becomes visible under its id only when
+:meth:`BlobWriter.commit` returns, after its bytes and its name are on disk. Blobs are never
+modified; the metadata store counts references and the sweeper deletes unreferenced ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO, Protocol
+
+
+class BlobWriter(Protocol):
+    blob_id: str
+    size: int
+
+    def write(self, data: bytes | memoryview) -> None: ...
+
+    def commit(self) -> None:
+        """Make the bytes durable and the blob visible (blocking: call it off the event loop)."""
+
+    def abort(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    def writer(self) -> BlobWriter: ...
+
+    def open(self, blob_id: str) -> BinaryIO: ...
+
+    def delete(self, blob_id: str) -> None: ...
+
+    def scan(self) -> Iterator[tuple[str, float]]:
+        """Every committed blob id with its modification time."""
+        ...
+
+    def scan_temporary(self) -> Iterator[tuple[str, float]]:
+        """Every unfinished write (a path or name) with its modification time."""
+        ...
+
+    def delete_temporary(self, name: str) -> None: ...

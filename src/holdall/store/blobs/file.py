@@ -1,0 +1,111 @@
+"""Blobs as files under ``<root>/<id[:2]>/<id>``, written to ``<root>/tmp`` first.
+
+A write goes: temporary file → bytes → ``fdatasync`` → rename into place → ``fsync`` of the
+directory. Ids are random hex, so a key never becomes a path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+_BLOB_ID = re.compile(r"^[0-9a-f]{32}$")
+_FANOUT = [f"{i:02x}" for i in range(256)]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FileBlobWriter:
+    __slots__ = ("_fd", "_store", "_tmp", "blob_id", "size")
+
+    def __init__(self, store: FileBlobStore) -> None:
+        self._store = store
+        self.blob_id = uuid.uuid4().hex
+        self.size = 0
+        self._tmp = store.tmp_dir / self.blob_id
+        self._fd: int | None = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+
+    def write(self, data: bytes | memoryview) -> None:
+        assert self._fd is not None
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+            self.size += written
+
+    def commit(self) -> None:
+        assert self._fd is not None
+        try:
+            os.fdatasync(self._fd)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+        final = self._store.path(self.blob_id)
+        os.rename(self._tmp, final)
+        _fsync_dir(final.parent)
+
+    def abort(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        try:
+            os.unlink(self._tmp)
+        except FileNotFoundError:
+            pass
+
+
+class FileBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp_dir = root / "tmp"
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        for name in _FANOUT:
+            (root / name).mkdir(exist_ok=True)
+        _fsync_dir(root)
+
+    def path(self, blob_id: str) -> Path:
+        if not _BLOB_ID.match(blob_id):
+            raise ValueError(f"not a blob id: {blob_id!r}")
+        return self.root / blob_id[:2] / blob_id
+
+    def writer(self) -> FileBlobWriter:
+        return FileBlobWriter(self)
+
+    def open(self, blob_id: str) -> BinaryIO:
+        return open(self.path(blob_id), "rb", buffering=0)
+
+    def delete(self, blob_id: str) -> None:
+        try:
+            os.unlink(self.path(blob_id))
+        except FileNotFoundError:
+            pass
+
+    def scan(self) -> Iterator[tuple[str, float]]:
+        for name in _FANOUT:
+            with os.scandir(self.root / name) as entries:
+                for entry in entries:
+                    if _BLOB_ID.match(entry.name):
+                        yield entry.name, entry.stat().st_mtime
+
+    def scan_temporary(self) -> Iterator[tuple[str, float]]:
+        with os.scandir(self.tmp_dir) as entries:
+            for entry in entries:
+                yield entry.name, entry.stat().st_mtime
+
+    def delete_temporary(self, name: str) -> None:
+        if "/" in name or name in ("", ".", ".."):
+            return
+        try:
+            os.unlink(self.tmp_dir / name)
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,1 @@
+"""Metadata stores: accounts, buckets, objects, uploads and blob references."""

@@ -1,0 +1,151 @@
+"""Records and the metadata store interface.
+
+Writes run as one transaction each and are committed durably before they return. A manifest is
+the list of blobs that make up an object, in order; blobs are reference-counted so that copy,
+rename and UploadHit share bytes instead of copying them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(slots=True)
+class Account:
+    id: str
+    name: str
+    public_key: str
+    private_key: str
+    disabled: bool = False
+    created: int = 0
+
+
+@dataclass(slots=True)
+class Bucket:
+    name: str
+    id: str
+    account_id: str
+    project_id: str
+    type: str
+    region: str
+    created: int
+    modified: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    blob_id: str
+    size: int
+
+
+@dataclass(slots=True)
+class ObjectRecord:
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    mime: str
+    created: int
+    modified: int
+    manifest: list[BlobRef] = field(default_factory=list)
+    storage_class: str = "STANDARD"
+
+
+@dataclass(slots=True)
+class Upload:
+    id: str
+    bucket: str
+    key: str
+    mime: str
+    created: int
+
+
+@dataclass(slots=True)
+class Part:
+    upload_id: str
+    number: int
+    blob: BlobRef
+    etag: str
+    sha1: bytes
+
+
+FinishBuilder = Callable[[Upload, list[Part], str], ObjectRecord]
+"""Checks the parts of an upload and makes the object record for the key it is given."""
+
+
+def encode_manifest(manifest: list[BlobRef]) -> str:
+    return ";".join(f"{ref.blob_id}:{ref.size}" for ref in manifest)
+
+
+def decode_manifest(text: str) -> list[BlobRef]:
+    if not text:
+        return []
+    refs = []
+    for item in text.split(";"):
+        blob_id, _, size = item.partition(":")
+        refs.append(BlobRef(blob_id, int(size)))
+    return refs
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The least string greater than every string that starts with ``prefix`` (None: no bound).
+
+    Keys compare by code point, which is also their UTF-8 byte order.
+    """
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop())
+        if last < 0x10FFFF:
+            nxt = last + 1
+            if 0xD800 <= nxt <= 0xDFFF:
+                nxt = 0xE000
+            return "".join(chars) + chr(nxt)
+    return None
+
+
+class MetaStore(Protocol):
+    # accounts
+    def account_by_public_key(self, public_key: str) -> Account | None: ...
+    def account_by_name(self, name: str) -> Account | None: ...
+    async def create_account(self, account: Account) -> None: ...
+
+    # buckets
+    def bucket(self, name: str) -> Bucket | None: ...
+    def buckets(self, account_id: str, project_id: str | None, offset: int, limit: int) -> list[Bucket]: ...
+    async def create_bucket(self, bucket: Bucket) -> None: ...
+    async def update_bucket_type(self, name: str, type_: str, modified: int) -> None: ...
+    async def delete_bucket(self, name: str) -> None: ...
+
+    # objects
+    def object(self, bucket: str, key: str) -> ObjectRecord | None: ...
+    def objects(self, bucket: str, prefix: str, after: str, limit: int, at_least: str = "") -> list[ObjectRecord]:
+        """Objects whose key starts with ``prefix``, is greater than ``after`` and at least
+        ``at_least``, in key order."""
+        ...
+
+    def object_by_etag(self, account_id: str, etags: list[str], size: int) -> ObjectRecord | None: ...
+    async def put_object(self, record: ObjectRecord, *, if_absent: bool = False) -> None: ...
+    async def delete_object(self, bucket: str, key: str) -> bool: ...
+    async def rename_object(self, bucket: str, key: str, new_key: str, force: bool, now: int) -> None: ...
+    async def update_object(
+        self, bucket: str, key: str, *, mime: str | None = None, storage_class: str | None = None
+    ) -> None: ...
+
+    # multipart uploads
+    def upload(self, upload_id: str) -> Upload | None: ...
+    def parts(self, upload_id: str, after: int, limit: int) -> list[Part]: ...
+    async def create_upload(self, upload: Upload) -> None: ...
+    async def put_part(self, part: Part, mime: str | None = None) -> None: ...
+    async def finish_upload(self, upload_id: str, new_key: str | None, build: FinishBuilder) -> ObjectRecord: ...
+    async def abort_upload(self, upload_id: str) -> None: ...
+    def uploads_created_before(self, before: int, limit: int) -> list[str]: ...
+
+    # blob garbage
+    def released_blobs(self, before: float, limit: int) -> list[str]: ...
+    def blob_known(self, blob_id: str) -> bool: ...
+    async def forget_blobs(self, blob_ids: list[str]) -> list[str]: ...
+    async def release_blobs(self, refs: list[BlobRef]) -> None: ...
+
+    def close(self) -> None: ...
