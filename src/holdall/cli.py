@@ -115,9 +115,7 @@ def main(argv: list[str] | None = None) -> None:
         "--blob-grace", type=_seconds, default=3600, help="seconds an unreferenced blob is kept before deletion"
     )
     run.add_argument("--sweep-interval", type=_seconds, default=60, help="seconds between background sweeps (0: never)")
-    run.add_argument(
-        "--max-object-size", type=int, default=5 * GiB, help="largest single upload, bytes"
-    )
+    run.add_argument("--max-object-size", type=int, default=5 * GiB, help="largest single upload, bytes")
     run.add_argument("--graceful-timeout", type=int, default=30, help="seconds in-flight requests get on SIGTERM")
     run.add_argument("--clock-file", default=None, help="file holding seconds to add to the clock (for tests)")
     run.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])

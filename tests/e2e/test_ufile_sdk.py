@@ -130,7 +130,7 @@ def test_deletefile(files: filemanager.FileManager, bucket: str) -> None:
 
 
 def test_getfilelist_pages_with_marker(files: filemanager.FileManager, bucket: str) -> None:
-    names = sorted(f"list/{i:03d}" for i in range(25)) + ["other/x"]
+    names = [*sorted(f"list/{i:03d}" for i in range(25)), "other/x"]
     for name in names:
         files.putstream(bucket, name, io.BytesIO(name.encode()))
     ret, resp = files.getfilelist(bucket, prefix="list/", limit=10)
@@ -173,9 +173,7 @@ def test_multipart_upload_20_mib(bucket: str, tmp_path: Path, files: filemanager
     ret, resp = files.download_file(bucket, "big/file.bin", str(out))
     assert out.read_bytes() == data
     assert files.compare_file_etag(bucket, "big/file.bin", str(src))
-    ret, resp = files.download_file(
-        bucket, "big/file.bin", str(out), content_range=(4 * MiB - 5, 8 * MiB + 5)
-    )
+    ret, resp = files.download_file(bucket, "big/file.bin", str(out), content_range=(4 * MiB - 5, 8 * MiB + 5))
     assert out.read_bytes() == data[4 * MiB - 5 : 8 * MiB + 6]
 
 
