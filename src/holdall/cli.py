@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 from holdall.config import SETTINGS_ENV, GiB, Settings
-from holdall.keys import root_key_pair
+from holdall.keys import new_key_pair, root_key_pair
 from holdall.store.meta.base import Account
 from holdall.store.meta.sqlite import SqliteMetaStore
 
@@ -92,6 +92,49 @@ def serve(args: argparse.Namespace) -> None:
     )
 
 
+def _open_meta(data: str) -> SqliteMetaStore:
+    settings = Settings(data_dir=Path(data).resolve())
+    if not settings.meta_path.exists():
+        raise SystemExit(f"holdall: no data directory at {settings.data_dir}; run holdall serve first")
+    return SqliteMetaStore(settings.meta_path)
+
+
+def account_create(args: argparse.Namespace) -> None:
+    meta = _open_meta(args.data)
+    try:
+        if meta.account_by_name(args.name) is not None:
+            raise SystemExit(f"holdall: account {args.name!r} exists already")
+        pair = new_key_pair()
+        meta.create_account_sync(
+            Account(uuid.uuid4().hex, args.name, pair.public_key, pair.private_key, False, int(time.time()))
+        )
+    finally:
+        meta.close()
+    print(f"account {args.name}")
+    print(f"  public key:  {pair.public_key}")
+    print(f"  private key: {pair.private_key}")
+
+
+def account_list(args: argparse.Namespace) -> None:
+    meta = _open_meta(args.data)
+    try:
+        for account in meta.accounts():
+            state = "disabled" if account.disabled else "active"
+            print(f"{account.name}\t{account.public_key}\t{state}")
+    finally:
+        meta.close()
+
+
+def account_disable(args: argparse.Namespace) -> None:
+    meta = _open_meta(args.data)
+    try:
+        if not meta.set_account_disabled_sync(args.name, not args.enable):
+            raise SystemExit(f"holdall: no account {args.name!r}")
+    finally:
+        meta.close()
+    print(f"account {args.name} {'enabled' if args.enable else 'disabled'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="holdall", description="A self-hosted object store.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +163,19 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--clock-file", default=None, help="file holding seconds to add to the clock (for tests)")
     run.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     run.set_defaults(func=serve)
+
+    account = commands.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
+    create = account.add_parser("create", help="create an account and print its key pair")
+    create.add_argument("name")
+    create.set_defaults(func=account_create)
+    listing = account.add_parser("list", help="list accounts")
+    listing.set_defaults(func=account_list)
+    disable = account.add_parser("disable", help="disable an account: its keys stop working at once")
+    disable.add_argument("name")
+    disable.add_argument("--enable", action="store_true", help="enable it again")
+    disable.set_defaults(func=account_disable)
+    for sub in (create, listing, disable):
+        sub.add_argument("--data", default="holdall-data", help="data directory (default ./holdall-data)")
 
     args = parser.parse_args(argv)
     try:

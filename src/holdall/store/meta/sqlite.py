@@ -248,6 +248,21 @@ class SqliteMetaStore:
     def create_account_sync(self, account: Account) -> None:
         self.write_sync(lambda conn: self._insert_account(conn, account))
 
+    def accounts(self) -> list[Account]:
+        return [
+            _account(row)
+            for row in self._reader.execute(
+                "SELECT id, name, public_key, private_key, disabled, created FROM accounts ORDER BY created, name"
+            )
+        ]
+
+    def set_account_disabled_sync(self, name: str, disabled: bool) -> bool:
+        def update(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute("UPDATE accounts SET disabled = ? WHERE name = ?", (int(disabled), name))
+            return cursor.rowcount > 0
+
+        return self.write_sync(update)
+
     def set_account_keys_sync(self, name: str, public_key: str, private_key: str) -> None:
         self.write_sync(
             lambda conn: conn.execute(

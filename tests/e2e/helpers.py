@@ -1,0 +1,77 @@
+"""Plain-HTTP helpers; requests are signed by the ufile SDK's own signer."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+from ufile.baseufile import BaseUFile
+
+from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server
+
+
+def signed_headers(
+    method: str,
+    bucket: str,
+    key: str,
+    headers: dict[str, str] | None = None,
+    keys: tuple[str, str] = (ACCESS_KEY, SECRET_KEY),
+) -> dict[str, str]:
+    out = dict(headers or {})
+    out["Authorization"] = BaseUFile(*keys).authorization(method.lower(), bucket, key, out)
+    return out
+
+
+def call(
+    server: Server,
+    method: str,
+    bucket: str,
+    key: str,
+    *,
+    query: str = "",
+    headers: dict[str, str] | None = None,
+    data: bytes | None = None,
+    sign_key: str | None = None,
+    keys: tuple[str, str] = (ACCESS_KEY, SECRET_KEY),
+) -> requests.Response:
+    """A signed request to ``<bucket>.localhost``; ``sign_key`` overrides the key that is signed."""
+    signed = signed_headers(method, bucket, key if sign_key is None else sign_key, headers, keys)
+    url = f"{server.bucket_url(bucket)}/{key}" + (f"?{query}" if query else "")
+    return requests.request(method, url, headers=signed, data=data)
+
+
+def raw_request(server: Server, payload: bytes, read: bool = True) -> bytes:
+    """Sends bytes as they are and returns whatever comes back before the server closes."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(payload)
+        if not read:
+            return b""
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except (ConnectionResetError, TimeoutError):
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def create_account(data_dir: Path, name: str) -> tuple[str, str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "holdall", "account", "create", name, "--data", str(data_dir)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    fields = {}
+    for line in out.splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            fields[name.strip()] = value.strip()
+    return fields["public key"], fields["private key"]
