@@ -6,7 +6,7 @@ import re
 
 from holdall.errors import BadRequest, RangeNotSatisfiable
 
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+_RANGE = re.compile(r"^\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*$", re.IGNORECASE)
 
 
 def parse_range(header: str, size: int) -> tuple[int, int]:
@@ -25,9 +25,8 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
             raise RangeNotSatisfiable(size)
         return max(0, size - length), size - 1
     start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
+    if last and int(last) < start:
         raise BadRequest(f"malformed Range {header!r}: the last byte comes before the first")
     if start >= size:
         raise RangeNotSatisfiable(size)
-    return start, min(end, size - 1)
+    return start, min(int(last), size - 1) if last else size - 1
