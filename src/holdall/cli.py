@@ -89,6 +89,7 @@ def serve(args: argparse.Namespace) -> None:
         log_level=args.log_level,
         timeout_graceful_shutdown=args.graceful_timeout,
         server_header=False,
+        proxy_headers=False,
     )
 
 

@@ -43,11 +43,10 @@ def parse_authorization(value: str) -> Credential | None:
 
 
 def canonical_headers(headers: Mapping[str, str], trailing_newline: bool = True) -> str:
-    names = sorted(name.lower() for name in headers if name.lower().startswith(HEADER_PREFIX))
-    lower = {name.lower(): value for name, value in headers.items()}
-    lines = [f"{name}:{lower[name].strip()}" for name in names]
-    if not lines:
+    ucloud = {name.lower(): value for name, value in headers.items() if name.lower().startswith(HEADER_PREFIX)}
+    if not ucloud:
         return ""
+    lines = [f"{name}:{ucloud[name].strip()}" for name in sorted(ucloud)]
     return "\n".join(lines) + ("\n" if trailing_newline else "")
 
 

@@ -72,6 +72,7 @@ class Authenticator:
         headers = request.headers
         mime = content_type if content_type is not None else headers.get("content-type", "")
         md5 = headers.get("content-md5", "")
+        endings = (True, False) if any(name.startswith(ufile.HEADER_PREFIX) for name in headers) else (True,)
         candidates = [
             ufile.string_to_sign(
                 request.method,
@@ -85,7 +86,7 @@ class Authenticator:
                 trailing_newline=trailing,
             )
             for suffix in suffixes
-            for trailing in ((True, False) if ufile.canonical_headers(headers) else (True,))
+            for trailing in endings
         ]
         if not ufile.signature_matches(private_key, candidates, credential.signature):
             raise AccessDenied("invalid signature")

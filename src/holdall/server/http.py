@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from holdall.errors import BadRequest, EntityTooLarge, HoldallError
 
@@ -15,6 +15,25 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
+
+
+def parse_query(raw: bytes) -> dict[str, str]:
+    """``a=1&b&c=%2F`` → {"a": "1", "b": "", "c": "/"}; ``+`` is a space; the last of a repeated name wins."""
+    try:
+        text = raw.decode("ascii")
+        query = {}
+        for item in text.split("&"):
+            if not item:
+                continue
+            name, _, value = item.partition("=")
+            if "%" in name or "+" in name:
+                name = unquote_plus(name, errors="strict")
+            if "%" in value or "+" in value:
+                value = unquote_plus(value, errors="strict")
+            query[name] = value
+    except UnicodeDecodeError:
+        raise BadRequest("the query string is not valid UTF-8 once percent-decoded") from None
+    return query
 
 
 class BodyIncomplete(HoldallError):
@@ -33,17 +52,11 @@ class Request:
         self.body_timeout = body_timeout
         self.method: str = scope["method"]
         self.raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        self.headers: dict[str, str] = {}
-        for name, value in scope["headers"]:
-            self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        self.headers: dict[str, str] = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
+        }
         raw_query: bytes = scope["query_string"]
-        self.query: dict[str, str] = {}
-        if raw_query:
-            try:
-                pairs = parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True, errors="strict")
-            except (UnicodeDecodeError, ValueError):
-                raise BadRequest("query string is not valid UTF-8") from None
-            self.query = dict(pairs)
+        self.query: dict[str, str] = parse_query(raw_query) if raw_query else {}
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name, default)

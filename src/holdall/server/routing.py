@@ -41,7 +41,7 @@ def _is_ip(name: str) -> bool:
 
 def decode_path(raw: bytes) -> str:
     try:
-        return unquote_to_bytes(raw).decode("utf-8")
+        return (unquote_to_bytes(raw) if b"%" in raw else raw).decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("the path is not valid UTF-8 once percent-decoded") from None
 

@@ -6,6 +6,7 @@ Requests that are not uploads never reach the upload path: a PUT with ``uploadId
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -38,8 +39,9 @@ MAX_SMALL_BODY = 1024 * 1024
 BUCKET_ROOT_QUERIES = ("list", "listobjects", "muploadpart")
 
 
-def _http_date(seconds: int) -> str:
-    return format_datetime(datetime.fromtimestamp(seconds, UTC), usegmt=True)
+@functools.lru_cache(maxsize=4096)
+def _http_date(seconds: int) -> bytes:
+    return format_datetime(datetime.fromtimestamp(seconds, UTC), usegmt=True).encode()
 
 
 def _int_param(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -56,12 +58,15 @@ def _int_param(query: dict[str, str], name: str, default: int, low: int, high: i
 
 
 def _object_headers(record: ObjectRecord) -> Response:
-    response = Response(200)
-    response.header("content-type", record.mime)
-    response.header("etag", record.etag)
-    response.header("last-modified", _http_date(record.modified))
-    response.header("accept-ranges", "bytes")
-    return response
+    return Response(
+        200,
+        [
+            (b"content-type", record.mime.encode("latin-1", "replace")),
+            (b"etag", record.etag.encode()),
+            (b"last-modified", _http_date(record.modified)),
+            (b"accept-ranges", b"bytes"),
+        ],
+    )
 
 
 class DataPlane:

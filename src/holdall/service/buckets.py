@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 import secrets
@@ -76,10 +77,9 @@ class BucketService:
         bucket = self.owned(account_id, name)
         if type_ not in BUCKET_TYPES:
             raise ApiError(15003, "Type is public or private")
-        bucket.modified = int(clock.now())
-        bucket.type = type_
-        await self.meta.update_bucket_type(name, type_, bucket.modified)
-        return bucket
+        updated = dataclasses.replace(bucket, type=type_, modified=int(clock.now()))
+        await self.meta.update_bucket_type(name, type_, updated.modified)
+        return updated
 
     async def delete(self, account_id: str, name: str) -> Bucket:
         bucket = self.owned(account_id, name)

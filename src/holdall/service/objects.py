@@ -139,12 +139,10 @@ class ObjectService:
 
     def read_small(self, record: ObjectRecord, start: int, end: int) -> bytes:
         """Bytes ``start..end`` (inclusive) of a small object, read on the calling thread."""
-        out = bytearray()
-        for blob_id, offset, length in _segments(record.manifest, start, end):
-            with self.blobs.open(blob_id) as handle:
-                handle.seek(offset)
-                out += handle.read(length)
-        return bytes(out)
+        segments = _segments(record.manifest, start, end)
+        if len(segments) == 1:
+            return self.blobs.read(*segments[0])
+        return b"".join(self.blobs.read(*segment) for segment in segments)
 
     async def read(self, record: ObjectRecord, start: int, end: int) -> AsyncIterator[bytes]:
         """Bytes ``start..end`` (inclusive), in steps of at most 1 MiB read off the event loop."""

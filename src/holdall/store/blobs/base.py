@@ -28,6 +28,10 @@ class BlobStore(Protocol):
 
     def open(self, blob_id: str) -> BinaryIO: ...
 
+    def read(self, blob_id: str, offset: int, length: int) -> bytes:
+        """``length`` bytes from ``offset``: for small reads on the event loop."""
+        ...
+
     def delete(self, blob_id: str) -> None: ...
 
     def scan(self) -> Iterator[tuple[str, float]]:

@@ -84,6 +84,16 @@ class FileBlobStore:
     def open(self, blob_id: str) -> BinaryIO:
         return open(self.path(blob_id), "rb", buffering=0)
 
+    def read(self, blob_id: str, offset: int, length: int) -> bytes:
+        fd = os.open(f"{self.root}/{blob_id[:2]}/{blob_id}", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            data = os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
+        if len(data) != length:
+            raise OSError(f"blob {blob_id} is shorter than its manifest says")
+        return data
+
     def delete(self, blob_id: str) -> None:
         try:
             os.unlink(self.path(blob_id))

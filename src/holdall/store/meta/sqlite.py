@@ -18,7 +18,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from holdall.errors import ApiError, Conflict, FileNotFound, HoldallError, RenameConflict, UploadNotFound
+from holdall.errors import (
+    ApiError,
+    BucketNotFound,
+    Conflict,
+    FileNotFound,
+    HoldallError,
+    RenameConflict,
+    UploadNotFound,
+)
 from holdall.store.meta.base import (
     Account,
     BlobRef,
@@ -31,6 +39,7 @@ from holdall.store.meta.base import (
     encode_manifest,
     prefix_upper_bound,
 )
+from holdall.store.meta.generation import Generation
 
 T = TypeVar("T")
 
@@ -61,6 +70,7 @@ CREATE TABLE IF NOT EXISTS parts(
     etag TEXT NOT NULL, sha1 BLOB NOT NULL, PRIMARY KEY(upload_id, number)) WITHOUT ROWID;
 """
 
+CACHE_LIMIT = 10000
 _OBJECT_COLUMNS = "bucket, key, size, etag, mime, created, modified, manifest, storage_class"
 _BUCKET_COLUMNS = "name, id, account_id, project_id, type, region, created, modified"
 
@@ -113,8 +123,14 @@ def _current(conn: sqlite3.Connection, bucket: str, key: str) -> ObjectRecord | 
     return _object(row) if row else None
 
 
+def _require_bucket(conn: sqlite3.Connection, bucket: str) -> None:
+    if conn.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone() is None:
+        raise BucketNotFound(f"bucket not exist: {bucket!r}")
+
+
 def _store_object(conn: sqlite3.Connection, record: ObjectRecord) -> None:
     """Writes ``record`` over whatever the key held, releasing the old object's blobs."""
+    _require_bucket(conn, record.bucket)
     old = _current(conn, record.bucket, record.key)
     conn.execute(
         f"INSERT OR REPLACE INTO objects({_OBJECT_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -142,6 +158,10 @@ class SqliteMetaStore:
         setup.executescript(SCHEMA)
         setup.close()
         self._local = threading.local()
+        self._generation = Generation(path.with_suffix(".generation"))
+        self._cache_generation = -1
+        self._buckets: dict[str, Bucket] = {}
+        self._accounts: dict[str, Account] = {}
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._writer = threading.Thread(target=self._write_loop, name="holdall-meta-writer", daemon=True)
         self._writer.start()
@@ -214,21 +234,48 @@ class SqliteMetaStore:
         result: T = value
         return result
 
+    def _cache_valid(self) -> None:
+        current = self._generation.value()
+        if current != self._cache_generation or len(self._buckets) + len(self._accounts) > CACHE_LIMIT:
+            self._buckets = {}
+            self._accounts = {}
+            self._cache_generation = current
+
+    async def _write_config(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A write that changes accounts or buckets: every process drops its cache once it commits."""
+        try:
+            return await self._write(fn)
+        finally:
+            self._generation.bump()
+
+    def _write_config_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return self.write_sync(fn)
+        finally:
+            self._generation.bump()
+
     def close(self) -> None:
         self._queue.put(None)
         self._writer.join(timeout=30)
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
+        self._generation.close()
 
     # ----------------------------------------------------------------- accounts
 
     def account_by_public_key(self, public_key: str) -> Account | None:
-        row = self._reader.execute(
-            "SELECT id, name, public_key, private_key, disabled, created FROM accounts WHERE public_key = ?",
-            (public_key,),
-        ).fetchone()
-        return _account(row) if row else None
+        self._cache_valid()
+        account = self._accounts.get(public_key)
+        if account is None:
+            row = self._reader.execute(
+                "SELECT id, name, public_key, private_key, disabled, created FROM accounts WHERE public_key = ?",
+                (public_key,),
+            ).fetchone()
+            if row is None:
+                return None
+            account = self._accounts[public_key] = _account(row)
+        return account
 
     def account_by_name(self, name: str) -> Account | None:
         row = self._reader.execute(
@@ -243,10 +290,10 @@ class SqliteMetaStore:
         )
 
     async def create_account(self, account: Account) -> None:
-        await self._write(lambda conn: self._insert_account(conn, account))
+        await self._write_config(lambda conn: self._insert_account(conn, account))
 
     def create_account_sync(self, account: Account) -> None:
-        self.write_sync(lambda conn: self._insert_account(conn, account))
+        self._write_config_sync(lambda conn: self._insert_account(conn, account))
 
     def accounts(self) -> list[Account]:
         return [
@@ -261,10 +308,10 @@ class SqliteMetaStore:
             cursor = conn.execute("UPDATE accounts SET disabled = ? WHERE name = ?", (int(disabled), name))
             return cursor.rowcount > 0
 
-        return self.write_sync(update)
+        return self._write_config_sync(update)
 
     def set_account_keys_sync(self, name: str, public_key: str, private_key: str) -> None:
-        self.write_sync(
+        self._write_config_sync(
             lambda conn: conn.execute(
                 "UPDATE accounts SET public_key = ?, private_key = ? WHERE name = ?", (public_key, private_key, name)
             )
@@ -273,8 +320,14 @@ class SqliteMetaStore:
     # ----------------------------------------------------------------- buckets
 
     def bucket(self, name: str) -> Bucket | None:
-        row = self._reader.execute(f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,)).fetchone()
-        return Bucket(*row) if row else None
+        self._cache_valid()
+        bucket = self._buckets.get(name)
+        if bucket is None:
+            row = self._reader.execute(f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                return None
+            bucket = self._buckets[name] = Bucket(*row)
+        return bucket
 
     def buckets(self, account_id: str, project_id: str | None, offset: int, limit: int) -> list[Bucket]:
         sql = f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE account_id = ?"
@@ -305,10 +358,10 @@ class SqliteMetaStore:
             except sqlite3.IntegrityError:
                 raise ApiError(15000, f"bucket {bucket.name!r} already exists") from None
 
-        await self._write(insert)
+        await self._write_config(insert)
 
     async def update_bucket_type(self, name: str, type_: str, modified: int) -> None:
-        await self._write(
+        await self._write_config(
             lambda conn: conn.execute(
                 "UPDATE buckets SET type = ?, modified = ? WHERE name = ?", (type_, modified, name)
             )
@@ -322,7 +375,7 @@ class SqliteMetaStore:
                 raise ApiError(15023, f"bucket {name!r} has unfinished multipart uploads")
             conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
 
-        await self._write(delete)
+        await self._write_config(delete)
 
     # ----------------------------------------------------------------- objects
 
@@ -419,12 +472,14 @@ class SqliteMetaStore:
         ]
 
     async def create_upload(self, upload: Upload) -> None:
-        await self._write(
-            lambda conn: conn.execute(
+        def create(conn: sqlite3.Connection) -> None:
+            _require_bucket(conn, upload.bucket)
+            conn.execute(
                 "INSERT INTO uploads(id, bucket, key, mime, created) VALUES(?, ?, ?, ?, ?)",
                 (upload.id, upload.bucket, upload.key, upload.mime, upload.created),
             )
-        )
+
+        await self._write(create)
 
     async def put_part(self, part: Part, mime: str | None = None) -> None:
         def put(conn: sqlite3.Connection) -> None:

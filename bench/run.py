@@ -1,0 +1,328 @@
+"""Side-by-side load: holdall, nginx (sendfile, dav PUT) and moto, driven by wrk on loopback.
+
+Run by hand (never in CI)::
+
+    .venv/bin/pip install -e '.[bench]'        # moto[server], boto3
+    apt-get install wrk nginx-light
+    .venv/bin/python bench/run.py --duration 10
+
+Every server gets pre-generated signed request targets (presigned URLs for holdall and moto) that
+``walk.lua`` walks round robin. For each of GET/PUT × 1 KiB/64 MiB it prints requests/s, MB/s of
+payload, latency and the peak RSS of the server's processes together, then the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from holdall.auth import ufile
+
+HERE = Path(__file__).parent
+KiB, MiB = 1024, 1024 * 1024
+ACCESS, SECRET = "HABENCHACCESSKEY0000", "holdall-bench-secret"
+SIZES = {"1KiB": KiB, "64MiB": 64 * MiB}
+TARGETS = 2000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def process_tree(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    tree, frontier = [root], [root]
+    while frontier:
+        current = frontier.pop()
+        children = [pid for pid, parent in parents.items() if parent == current]
+        tree += children
+        frontier += children
+    return tree
+
+
+def rss_bytes(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+class PeakRss:
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        pids = process_tree(self.root)
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_bytes(pids))
+            time.sleep(0.05)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class Target:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    get_targets: Callable[[str], list[str]]
+    put_targets: Callable[[str], list[str]]
+    content_type: str = "application/octet-stream"
+    results: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------- servers
+
+
+@contextmanager
+def holdall_server(work: Path, workers: int) -> Iterator[Target]:
+    port = free_port()
+    env = {**os.environ, "HOLDALL_ACCESS_KEY": ACCESS, "HOLDALL_SECRET_KEY": SECRET}
+    command = [sys.executable, "-m", "holdall", "serve", "--data", str(work / "holdall"), "--listen",
+               f"127.0.0.1:{port}", "--workers", str(workers), "--max-object-size", str(1 << 30)]  # fmt: skip
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        params = {"Action": "CreateBucket", "BucketName": "bench", "Type": "private", "PublicKey": ACCESS}
+        params["Signature"] = ufile.api_signature(params, SECRET)
+        assert requests.get(f"http://127.0.0.1:{port}/", params=params).json()["RetCode"] == 0
+        expires = int(time.time()) + 3 * 3600
+        ctype = "application/octet-stream"
+
+        def signed(method: str, key: str) -> str:
+            mime = ctype if method == "PUT" else ""
+            query = ufile.presign_query(ACCESS, SECRET, method, "bench", key, expires, content_type=mime)
+            encoded = "&".join(f"{k}={requests.utils.quote(v, safe='')}" for k, v in query.items())
+            return f"/bench/{key}?{encoded}"
+
+        def upload(size: str) -> None:
+            target = signed("PUT", f"get-{size}")
+            response = requests.put(f"http://127.0.0.1:{port}{target}", data=os.urandom(SIZES[size]),
+                                    headers={"Content-Type": ctype})  # fmt: skip
+            response.raise_for_status()
+
+        def gets(size: str) -> list[str]:
+            upload(size)
+            return [signed("GET", f"get-{size}")]
+
+        def puts(size: str) -> list[str]:
+            return [signed("PUT", f"put-{size}/{i}") for i in range(TARGETS)]
+
+        yield Target("holdall", port, process, gets, puts, ctype)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+
+
+@contextmanager
+def nginx_server(work: Path, workers: int) -> Iterator[Target]:
+    port = free_port()
+    root = work / "nginx"
+    (root / "www").mkdir(parents=True)
+    conf = root / "nginx.conf"
+    temp = "\n".join(
+        f"  {kind}_temp_path {root}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    conf.write_text(f"""
+user root;
+worker_processes {workers};
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  client_max_body_size 0;
+{temp}
+  server {{
+    listen 127.0.0.1:{port};
+    root {root}/www;
+    location / {{ dav_methods PUT; create_full_put_path on; }}
+  }}
+}}
+""")
+    process = subprocess.Popen(["nginx", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+
+        def gets(size: str) -> list[str]:
+            requests.put(f"http://127.0.0.1:{port}/bench/get-{size}", data=os.urandom(SIZES[size])).raise_for_status()
+            return [f"/bench/get-{size}"]
+
+        def puts(size: str) -> list[str]:
+            return [f"/bench/put-{size}/{i}" for i in range(TARGETS)]
+
+        yield Target("nginx", port, process, gets, puts)
+    finally:
+        process.send_signal(signal.SIGQUIT)
+        process.wait(60)
+
+
+@contextmanager
+def moto_server(work: Path, workers: int) -> Iterator[Target]:
+    import boto3
+    from botocore.config import Config
+
+    port = free_port()
+    moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
+    process = subprocess.Popen([moto, "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        client = boto3.client(
+            "s3", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id="bench", aws_secret_access_key="bench",
+            region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
+        )  # fmt: skip
+        client.create_bucket(Bucket="bench")
+
+        def strip(url: str) -> str:
+            return url.split(f"127.0.0.1:{port}", 1)[1]
+
+        def gets(size: str) -> list[str]:
+            client.put_object(Bucket="bench", Key=f"get-{size}", Body=os.urandom(SIZES[size]))
+            params = {"Bucket": "bench", "Key": f"get-{size}"}
+            return [strip(client.generate_presigned_url("get_object", Params=params, ExpiresIn=10800))]
+
+        def puts(size: str) -> list[str]:
+            return [
+                strip(
+                    client.generate_presigned_url(
+                        "put_object", Params={"Bucket": "bench", "Key": f"put-{size}/{i}"}, ExpiresIn=10800
+                    )
+                )  # fmt: skip
+                for i in range(TARGETS)
+            ]
+
+        yield Target("moto", port, process, gets, puts)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+
+
+# ----------------------------------------------------------------- load
+
+
+def run_wrk(
+    target: Target, method: str, size: str, targets: list[str], args: argparse.Namespace, work: Path
+) -> dict[str, float]:
+    targets_file = work / f"{target.name}-{method}-{size}.targets"
+    targets_file.write_text("\n".join(targets) + "\n")
+    body_file = ""
+    if method == "PUT":
+        body_path = work / f"body-{size}"
+        if not body_path.exists():
+            body_path.write_bytes(os.urandom(SIZES[size]))
+        body_file = str(body_path)
+    connections = args.connections if SIZES[size] < MiB else args.big_connections
+    command = [
+        "wrk", f"-t{args.threads}", f"-c{connections}", f"-d{args.duration}s", "--timeout", "60s",
+        "-s", str(HERE / "walk.lua"), f"http://127.0.0.1:{target.port}",
+        "--", method, str(targets_file), body_file, target.content_type if method == "PUT" else "",
+    ]  # fmt: skip
+    with PeakRss(target.process.pid) as rss:
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in output.splitlines() if line.startswith("WRK_JSON "))
+    stats = json.loads(line.removeprefix("WRK_JSON "))
+    seconds = stats["duration_us"] / 1e6
+    return {
+        "req_s": stats["requests"] / seconds,
+        "mb_s": stats["requests"] * SIZES[size] / seconds / 1e6,
+        "p50_ms": stats["p50_us"] / 1000,
+        "p99_ms": stats["p99_us"] / 1000,
+        "errors": stats["status_errors"] + stats["socket_errors"],
+        "rss_mb": rss.peak / 1e6,
+    }
+
+
+SERVERS = {"holdall": holdall_server, "nginx": nginx_server, "moto": moto_server}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per run (default 10)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
+    parser.add_argument("--connections", type=int, default=16, help="connections for 1 KiB runs (default 16)")
+    parser.add_argument("--big-connections", type=int, default=4, help="connections for 64 MiB runs (default 4)")
+    parser.add_argument("--workers", type=int, default=2, help="holdall and nginx worker processes (default 2)")
+    parser.add_argument("--servers", default="holdall,nginx,moto")
+    parser.add_argument("--cases", default="GET-1KiB,PUT-1KiB,GET-64MiB,PUT-64MiB")
+    args = parser.parse_args()
+
+    cases = [tuple(case.split("-", 1)) for case in args.cases.split(",")]
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="holdall-bench-", dir=os.environ.get("BENCH_DIR")) as tmp:
+        work = Path(tmp)
+        for name in args.servers.split(","):
+            with SERVERS[name](work, args.workers) as target:
+                for method, size in cases:
+                    targets = target.get_targets(size) if method == "GET" else target.put_targets(size)
+                    result = run_wrk(target, method, size, targets, args, work)
+                    table.setdefault(f"{method} {size}", {})[name] = result
+                    print(f"{name:8} {method:4} {size:6} {result['req_s']:10.0f} req/s {result['mb_s']:9.1f} MB/s"
+                          f"  p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:8.2f} ms"
+                          f"  errors {result['errors']:5.0f}  peak RSS {result['rss_mb']:7.1f} MB", flush=True)  # fmt: skip
+    print()
+    print("| case | server | req/s | MB/s | p99 ms | errors | peak RSS MB | × nginx | × moto |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for case, row in table.items():
+        for name, result in row.items():
+            ratios = []
+            for ref in ("nginx", "moto"):
+                ratios.append(f"{result['req_s'] / row[ref]['req_s']:.2f}" if ref in row and name != ref else "")
+            print(f"| {case} | {name} | {result['req_s']:.0f} | {result['mb_s']:.1f} | {result['p99_ms']:.1f} "
+                  f"| {result['errors']:.0f} | {result['rss_mb']:.1f} | {ratios[0]} | {ratios[1]} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
