@@ -240,7 +240,7 @@ def moto_server(work: Path, workers: int) -> Iterator[Target]:
                     client.generate_presigned_url(
                         "put_object", Params={"Bucket": "bench", "Key": f"put-{size}/{i}"}, ExpiresIn=10800
                     )
-                )  # fmt: skip
+                )
                 for i in range(TARGETS)
             ]
 
@@ -309,9 +309,12 @@ def main() -> None:
                     targets = target.get_targets(size) if method == "GET" else target.put_targets(size)
                     result = run_wrk(target, method, size, targets, args, work)
                     table.setdefault(f"{method} {size}", {})[name] = result
-                    print(f"{name:8} {method:4} {size:6} {result['req_s']:10.0f} req/s {result['mb_s']:9.1f} MB/s"
-                          f"  p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:8.2f} ms"
-                          f"  errors {result['errors']:5.0f}  peak RSS {result['rss_mb']:7.1f} MB", flush=True)  # fmt: skip
+                    print(
+                        f"{name:8} {method:4} {size:6} {result['req_s']:10.0f} req/s {result['mb_s']:9.1f} MB/s"
+                        f"  p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:8.2f} ms"
+                        f"  errors {result['errors']:5.0f}  peak RSS {result['rss_mb']:7.1f} MB",
+                        flush=True,
+                    )
     print()
     print("| case | server | req/s | MB/s | p99 ms | errors | peak RSS MB | × nginx | × moto |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
