@@ -67,6 +67,7 @@ def serve(args: argparse.Namespace) -> None:
         blob_grace=args.blob_grace,
         sweep_interval=args.sweep_interval,
         max_object_size=args.max_object_size,
+        inline_limit=args.inline_limit,
         clock_file=Path(args.clock_file).resolve() if args.clock_file else None,
     )
     prepare_data_dir(settings)
@@ -160,6 +161,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     run.add_argument("--sweep-interval", type=_seconds, default=60, help="seconds between background sweeps (0: never)")
     run.add_argument("--max-object-size", type=int, default=5 * GiB, help="largest single upload, bytes")
+    run.add_argument(
+        "--inline-limit", type=int, default=32 * 1024, help="objects up to this size live in the metadata store"
+    )
     run.add_argument("--graceful-timeout", type=int, default=30, help="seconds in-flight requests get on SIGTERM")
     run.add_argument("--clock-file", default=None, help="file holding seconds to add to the clock (for tests)")
     run.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])

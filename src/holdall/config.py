@@ -24,6 +24,7 @@ class Settings:
     blob_grace: int = 3600
     sweep_interval: int = 60
     max_object_size: int = 5 * GiB
+    inline_limit: int = 32 * 1024
     min_free_bytes: int = 256 * 1024 * 1024
     body_timeout: float = 60.0
     clock_file: Path | None = None

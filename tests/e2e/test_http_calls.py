@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import sqlite3
 import time
 import uuid
 from email.utils import formatdate
@@ -46,8 +47,14 @@ def blob_files(server: Server) -> set[str]:
 # ----------------------------------------------------------------- uploads and reads
 
 
+def blob_rows(server: Server) -> int:
+    with sqlite3.connect(f"file:{server.data / 'meta.sqlite3'}?mode=ro", uri=True) as conn:
+        count: int = conn.execute("SELECT count(*) FROM blobs").fetchone()[0]
+        return count
+
+
 def test_content_md5_hex_and_base64(server: Server, bucket: str) -> None:
-    data = b"md5 me"
+    data = b"md5 me" * 10000
     digest = hashlib.md5(data).digest()
     assert put(server, bucket, "hex", data, **{"Content-MD5": digest.hex()}).status_code == 200
     assert put(server, bucket, "b64", data, **{"Content-MD5": base64.b64encode(digest).decode()}).status_code == 200
@@ -286,12 +293,14 @@ def test_management_errors(server: Server) -> None:
 
 
 def test_delete_is_idempotent_and_sweeps_blobs(server: Server, bucket: str) -> None:
-    data = os.urandom(1000)
-    put(server, bucket, "sweep-me", data)
-    before = blob_files(server)
-    assert call(server, "DELETE", bucket, "sweep-me").status_code == 204
-    assert call(server, "DELETE", bucket, "sweep-me").status_code == 204
+    put(server, bucket, "sweep-me", os.urandom(100_000))
+    put(server, bucket, "sweep-me-too", os.urandom(1000))  # small: kept inline in the metadata store
+    files, rows = blob_files(server), blob_rows(server)
+    for key in ("sweep-me", "sweep-me-too"):
+        assert call(server, "DELETE", bucket, key).status_code == 204
+        assert call(server, "DELETE", bucket, key).status_code == 204
     deadline = time.time() + 10
-    while time.time() < deadline and len(blob_files(server)) >= len(before):
+    while time.time() < deadline and (len(blob_files(server)) >= len(files) or blob_rows(server) > rows - 2):
         time.sleep(0.2)
-    assert len(blob_files(server)) < len(before)
+    assert len(blob_files(server)) == len(files) - 1
+    assert blob_rows(server) <= rows - 2

@@ -150,7 +150,7 @@ class DataPlane:
 
     def get(self, request: Request, bucket: Bucket, key: str) -> Response:
         self._authorize(request, bucket, key, read=True)
-        record = self.objects.require(bucket.name, key)
+        record, inline = self.objects.require_for_read(bucket.name, key)
         response = _object_headers(record)
         since = request.header("if-modified-since")
         if since:
@@ -171,7 +171,9 @@ class DataPlane:
         response.length = length
         if request.method == "HEAD" or length == 0:
             return response
-        if length <= INLINE_READ_LIMIT:
+        if inline is not None:
+            response.body = inline[start : end + 1] if length != len(inline) else inline
+        elif length <= INLINE_READ_LIMIT:
             response.body = self.objects.read_small(record, start, end)
         else:
             response.stream = self.objects.read(record, start, end)

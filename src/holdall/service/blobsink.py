@@ -1,9 +1,12 @@
 """Streams a request body into a new blob while hashing it.
 
-Small bodies are written and hashed on the event loop; once a body passes one buffer's worth,
-the writing and hashing move to a worker thread in 1 MiB steps, one step in flight while the
-next is received (hashlib and os.write release the GIL). The blob becomes durable in
-:meth:`BlobSink.commit`, which runs ``fdatasync``/rename/``fsync`` off the event loop.
+A body of at most ``inline_limit`` bytes stays in memory and becomes an *inline* blob, stored in
+the metadata store's own transaction: for small objects a file, its ``fdatasync`` and the
+directory ``fsync`` cost far more than the bytes, while the metadata commit is group-committed
+anyway. A larger body goes to a blob file: once it passes one buffer's worth, writing and hashing
+move to a worker thread in 1 MiB steps, one step in flight while the next is received (hashlib
+and os.write release the GIL). A file blob becomes durable in :meth:`BlobSink.commit`, which runs
+``fdatasync``/rename/``fsync`` off the event loop.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from holdall.errors import BadRequest, ChecksumMismatch, EntityTooLarge, ServiceUnavailable
 from holdall.etag import ETagHasher
-from holdall.store.blobs.base import BlobStore, BlobWriter
+from holdall.store.blobs.base import BlobStore, BlobWriter, new_inline_id
 
 STEP = 1024 * 1024
 
@@ -50,6 +53,7 @@ class BlobSink:
         *,
         max_size: int,
         expected_md5: bytes | None = None,
+        inline_limit: int = 0,
     ) -> None:
         self._blobs = blobs
         self._executor = executor
@@ -61,9 +65,12 @@ class BlobSink:
         self._writer: BlobWriter | None = None
         self._buffer = bytearray()
         self._pending: Future[None] | None = None
+        self._inline_limit = inline_limit
+        self.inline_data: bytes | None = None
 
     def _absorb(self, data: bytes) -> None:
-        assert self._writer is not None
+        if self._writer is None:
+            self._writer = self._blobs.writer()
         self._writer.write(data)
         self.etag_hasher.update(data)
         if self._md5 is not None:
@@ -79,7 +86,6 @@ class BlobSink:
             self._pending = self._executor.submit(self._absorb, data)
 
     async def consume(self, chunks: AsyncIterator[bytes]) -> None:
-        self._writer = self._blobs.writer()
         try:
             async for chunk in chunks:
                 self.size += len(chunk)
@@ -87,8 +93,16 @@ class BlobSink:
                     raise EntityTooLarge(f"the object is larger than the limit of {self._max_size} bytes")
                 self._buffer += chunk
                 if len(self._buffer) >= STEP:
+                    if self._writer is None:
+                        self._writer = self._blobs.writer()
                     await self._flush()
-            if self._pending is None and len(self._buffer) < STEP:
+            if self._pending is None and self.size <= self._inline_limit:
+                self.inline_data = bytes(self._buffer)
+                self._buffer.clear()
+                self.etag_hasher.update(self.inline_data)
+                if self._md5 is not None:
+                    self._md5.update(self.inline_data)
+            elif self._pending is None and len(self._buffer) < STEP:
                 self._absorb(bytes(self._buffer))
                 self._buffer.clear()
             else:
@@ -103,8 +117,15 @@ class BlobSink:
             raise ChecksumMismatch("check md5 failed: the body does not match Content-MD5")
 
     async def commit(self) -> str:
-        """Verifies the checksum and makes the blob durable; returns its id."""
-        assert self._writer is not None
+        """Verifies the checksum and makes a file blob durable; returns the blob's id.
+
+        An inline blob gets its id here and becomes durable with the metadata that names it.
+        """
+        if self.inline_data is not None:
+            self.check_md5()
+            return new_inline_id()
+        if self._writer is None:
+            self._writer = self._blobs.writer()
         try:
             self.check_md5()
             await asyncio.get_running_loop().run_in_executor(self._executor, self._writer.commit)

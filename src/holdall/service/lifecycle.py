@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from holdall import clock
 from holdall.config import Settings
 from holdall.errors import UploadNotFound
-from holdall.store.blobs.base import BlobStore
+from holdall.store.blobs.base import BlobStore, is_inline
 from holdall.store.meta.base import MetaStore
 
 log = logging.getLogger("holdall.lifecycle")
@@ -62,7 +62,8 @@ class Sweeper:
             return 0
         gone = await self.meta.forget_blobs(ids)
         for blob_id in gone:
-            self.blobs.delete(blob_id)
+            if not is_inline(blob_id):
+                self.blobs.delete(blob_id)
         return len(gone)
 
     def delete_stray_files(self) -> int:

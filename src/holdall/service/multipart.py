@@ -58,9 +58,10 @@ class MultipartService:
         try:
             # The SDK initiates with text/plain whatever the file is, and sends the file's type
             # with every part: the object takes the type of part 0.
-            await self.meta.put_part(part, mime if number == 0 and mime else None)
+            inline = {blob_id: sink.inline_data} if sink.inline_data else None
+            await self.meta.put_part(part, mime if number == 0 and mime else None, inline=inline)
         except BaseException:
-            self.objects.blobs.delete(blob_id)
+            self.objects.forget(blob_id)
             raise
         return part
 

@@ -12,7 +12,7 @@ from holdall.config import Settings
 from holdall.errors import BadRequest, EntityTooLarge, FileNotFound
 from holdall.etag import EMPTY_ETAG, EMPTY_ETAG_ALT
 from holdall.service.blobsink import BlobSink, check_free_space
-from holdall.store.blobs.base import BlobStore
+from holdall.store.blobs.base import BlobStore, is_inline
 from holdall.store.meta.base import BlobRef, MetaStore, ObjectRecord, prefix_upper_bound
 
 READ_STEP = 1024 * 1024
@@ -42,7 +42,13 @@ class ObjectService:
         if declared_size is not None and declared_size > limit:
             raise EntityTooLarge(f"the body has {declared_size} bytes; the limit is {limit}")
         check_free_space(str(self.settings.blob_dir), self.settings.min_free_bytes, declared_size or 0)
-        return BlobSink(self.blobs, self.executor, max_size=limit, expected_md5=expected_md5)
+        return BlobSink(
+            self.blobs,
+            self.executor,
+            max_size=limit,
+            expected_md5=expected_md5,
+            inline_limit=self.settings.inline_limit,
+        )
 
     async def put(
         self,
@@ -72,12 +78,18 @@ class ObjectService:
             modified=now,
             manifest=[BlobRef(blob_id, sink.size)] if sink.size else [],
         )
+        inline = {blob_id: sink.inline_data} if sink.inline_data else None
         try:
-            await self.meta.put_object(record, if_absent=if_absent)
+            await self.meta.put_object(record, if_absent=if_absent, inline=inline)
         except BaseException:
-            self.blobs.delete(blob_id)
+            self.forget(blob_id)
             raise
         return record
+
+    def forget(self, blob_id: str) -> None:
+        """Deletes the file of a blob that never made it into the metadata."""
+        if not is_inline(blob_id):
+            self.blobs.delete(blob_id)
 
     async def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> ObjectRecord:
         source = self.require(src_bucket, src_key)
@@ -137,17 +149,34 @@ class ObjectService:
             raise FileNotFound(f"file not exist: {key!r}")
         return record
 
+    def require_for_read(self, bucket: str, key: str) -> tuple[ObjectRecord, bytes | None]:
+        found = self.meta.object_for_read(bucket, key)
+        if found is None:
+            raise FileNotFound(f"file not exist: {key!r}")
+        return found
+
     def read_small(self, record: ObjectRecord, start: int, end: int) -> bytes:
         """Bytes ``start..end`` (inclusive) of a small object, read on the calling thread."""
         segments = _segments(record.manifest, start, end)
         if len(segments) == 1:
-            return self.blobs.read(*segments[0])
-        return b"".join(self.blobs.read(*segment) for segment in segments)
+            return self._read_segment(*segments[0])
+        return b"".join(self._read_segment(*segment) for segment in segments)
+
+    def _read_segment(self, blob_id: str, offset: int, length: int) -> bytes:
+        if not is_inline(blob_id):
+            return self.blobs.read(blob_id, offset, length)
+        data = self.meta.inline_data(blob_id)
+        if data is None or len(data) < offset + length:
+            raise OSError(f"inline blob {blob_id} is missing or short")
+        return data[offset : offset + length]
 
     async def read(self, record: ObjectRecord, start: int, end: int) -> AsyncIterator[bytes]:
         """Bytes ``start..end`` (inclusive), in steps of at most 1 MiB read off the event loop."""
         loop = asyncio.get_running_loop()
         for blob_id, offset, length in _segments(record.manifest, start, end):
+            if is_inline(blob_id):
+                yield self._read_segment(blob_id, offset, length)
+                continue
             handle = self.blobs.open(blob_id)
             try:
                 handle.seek(offset)

@@ -10,6 +10,8 @@ share the file: SQLite's lock and ``busy_timeout`` order their writers.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import queue
 import sqlite3
 import threading
@@ -53,7 +55,7 @@ CREATE TABLE IF NOT EXISTS buckets(
     created INTEGER NOT NULL, modified INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS buckets_account ON buckets(account_id, created);
 CREATE TABLE IF NOT EXISTS blobs(
-    id TEXT PRIMARY KEY, size INTEGER NOT NULL, refs INTEGER NOT NULL, released REAL);
+    id TEXT PRIMARY KEY, size INTEGER NOT NULL, refs INTEGER NOT NULL, released REAL, data BLOB);
 CREATE INDEX IF NOT EXISTS blobs_released ON blobs(released) WHERE refs <= 0;
 CREATE TABLE IF NOT EXISTS objects(
     bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
@@ -100,6 +102,14 @@ def _object(row: tuple[Any, ...]) -> ObjectRecord:
 
 def _account(row: tuple[Any, ...]) -> Account:
     return Account(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
+
+
+def _insert_inline(conn: sqlite3.Connection, inline: dict[str, bytes] | None) -> None:
+    if inline:
+        conn.executemany(
+            "INSERT INTO blobs(id, size, refs, data) VALUES(?, ?, 0, ?)",
+            [(blob_id, len(data), data) for blob_id, data in inline.items()],
+        )
 
 
 def _retain(conn: sqlite3.Connection, refs: list[BlobRef]) -> None:
@@ -178,6 +188,7 @@ class SqliteMetaStore:
 
     def _write_loop(self) -> None:
         conn = _connect(self.path)
+        lock = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         while True:
             first = self._queue.get()
             if first is None:
@@ -192,8 +203,15 @@ class SqliteMetaStore:
                     self._queue.put(None)
                     break
                 batch.append(job)
-            self._run_batch(conn, batch)
+            # Writers of every process queue on this lock, which hands over at once; SQLite's own
+            # busy handler would sleep for milliseconds between retries.
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self._run_batch(conn, batch)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
         conn.close()
+        os.close(lock)
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[Job]) -> None:
         outcomes: list[tuple[bool, Any]] = []
@@ -382,6 +400,15 @@ class SqliteMetaStore:
     def object(self, bucket: str, key: str) -> ObjectRecord | None:
         return _current(self._reader, bucket, key)
 
+    def object_for_read(self, bucket: str, key: str) -> tuple[ObjectRecord, bytes | None] | None:
+        row = self._reader.execute(
+            f"SELECT {_OBJECT_COLUMNS}, CASE WHEN manifest LIKE 'i%' AND instr(manifest, ';') = 0"
+            " THEN (SELECT data FROM blobs WHERE id = substr(manifest, 1, instr(manifest, ':') - 1)) END"
+            " FROM objects WHERE bucket = ? AND key = ?",
+            (bucket, key),
+        ).fetchone()
+        return (_object(row), row[9]) if row else None
+
     def objects(self, bucket: str, prefix: str, after: str, limit: int, at_least: str = "") -> list[ObjectRecord]:
         sql = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key > ? AND key >= ?"
         args: list[Any] = [bucket, after, max(prefix, at_least)]
@@ -403,10 +430,13 @@ class SqliteMetaStore:
         ).fetchone()
         return _object(row) if row else None
 
-    async def put_object(self, record: ObjectRecord, *, if_absent: bool = False) -> None:
+    async def put_object(
+        self, record: ObjectRecord, *, if_absent: bool = False, inline: dict[str, bytes] | None = None
+    ) -> None:
         def put(conn: sqlite3.Connection) -> None:
             if if_absent and _current(conn, record.bucket, record.key) is not None:
                 raise Conflict(f"key {record.key!r} already exists")
+            _insert_inline(conn, inline)
             _retain(conn, record.manifest)
             _store_object(conn, record)
 
@@ -481,7 +511,7 @@ class SqliteMetaStore:
 
         await self._write(create)
 
-    async def put_part(self, part: Part, mime: str | None = None) -> None:
+    async def put_part(self, part: Part, mime: str | None = None, *, inline: dict[str, bytes] | None = None) -> None:
         def put(conn: sqlite3.Connection) -> None:
             if not conn.execute("SELECT 1 FROM uploads WHERE id = ?", (part.upload_id,)).fetchone():
                 raise UploadNotFound()
@@ -490,6 +520,7 @@ class SqliteMetaStore:
             old = conn.execute(
                 "SELECT blob_id, size FROM parts WHERE upload_id = ? AND number = ?", (part.upload_id, part.number)
             ).fetchone()
+            _insert_inline(conn, inline)
             _retain(conn, [part.blob])
             conn.execute(
                 "INSERT OR REPLACE INTO parts(upload_id, number, blob_id, size, etag, sha1) VALUES(?, ?, ?, ?, ?, ?)",
@@ -557,6 +588,10 @@ class SqliteMetaStore:
                 "SELECT id FROM blobs WHERE refs <= 0 AND released < ? LIMIT ?", (before, limit)
             )
         ]
+
+    def inline_data(self, blob_id: str) -> bytes | None:
+        row = self._reader.execute("SELECT data FROM blobs WHERE id = ?", (blob_id,)).fetchone()
+        return row[0] if row else None
 
     def blob_known(self, blob_id: str) -> bool:
         return self._reader.execute("SELECT 1 FROM blobs WHERE id = ?", (blob_id,)).fetchone() is not None
