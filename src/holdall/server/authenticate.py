@@ -81,7 +81,7 @@ class Authenticator:
                 content_md5=md5,
                 content_type=mime,
                 date=date,
-                headers=headers,
+                headers=headers if len(endings) == 2 else None,
                 resource_suffix=suffix,
                 trailing_newline=trailing,
             )

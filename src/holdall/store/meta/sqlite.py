@@ -29,6 +29,7 @@ from holdall.errors import (
     RenameConflict,
     UploadNotFound,
 )
+from holdall.store.blobs.base import is_inline
 from holdall.store.meta.base import (
     Account,
     BlobRef,
@@ -60,7 +61,8 @@ CREATE INDEX IF NOT EXISTS blobs_released ON blobs(released) WHERE refs <= 0;
 CREATE TABLE IF NOT EXISTS objects(
     bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
     mime TEXT NOT NULL, storage_class TEXT NOT NULL, created INTEGER NOT NULL,
-    modified INTEGER NOT NULL, manifest TEXT NOT NULL, PRIMARY KEY(bucket, key)) WITHOUT ROWID;
+    modified INTEGER NOT NULL, manifest TEXT NOT NULL, inline_blob TEXT,
+    PRIMARY KEY(bucket, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS objects_etag ON objects(etag, size);
 CREATE TABLE IF NOT EXISTS uploads(
     id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, mime TEXT NOT NULL,
@@ -74,6 +76,7 @@ CREATE TABLE IF NOT EXISTS parts(
 
 CACHE_LIMIT = 10000
 _OBJECT_COLUMNS = "bucket, key, size, etag, mime, created, modified, manifest, storage_class"
+_OBJECT_COLUMNS_O = ", ".join("o." + column.strip() for column in _OBJECT_COLUMNS.split(","))
 _BUCKET_COLUMNS = "name, id, account_id, project_id, type, region, created, modified"
 
 Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any] | None", "queue.Queue[Any] | None"]
@@ -142,8 +145,9 @@ def _store_object(conn: sqlite3.Connection, record: ObjectRecord) -> None:
     """Writes ``record`` over whatever the key held, releasing the old object's blobs."""
     _require_bucket(conn, record.bucket)
     old = _current(conn, record.bucket, record.key)
+    single = record.manifest[0].blob_id if len(record.manifest) == 1 else ""
     conn.execute(
-        f"INSERT OR REPLACE INTO objects({_OBJECT_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO objects({_OBJECT_COLUMNS}, inline_blob) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             record.bucket,
             record.key,
@@ -154,6 +158,7 @@ def _store_object(conn: sqlite3.Connection, record: ObjectRecord) -> None:
             record.modified,
             encode_manifest(record.manifest),
             record.storage_class,
+            single if is_inline(single) else None,
         ),
     )
     if old is not None:
@@ -402,9 +407,8 @@ class SqliteMetaStore:
 
     def object_for_read(self, bucket: str, key: str) -> tuple[ObjectRecord, bytes | None] | None:
         row = self._reader.execute(
-            f"SELECT {_OBJECT_COLUMNS}, CASE WHEN manifest LIKE 'i%' AND instr(manifest, ';') = 0"
-            " THEN (SELECT data FROM blobs WHERE id = substr(manifest, 1, instr(manifest, ':') - 1)) END"
-            " FROM objects WHERE bucket = ? AND key = ?",
+            f"SELECT {_OBJECT_COLUMNS_O}, b.data FROM objects o LEFT JOIN blobs b ON b.id = o.inline_blob"
+            " WHERE o.bucket = ? AND o.key = ?",
             (bucket, key),
         ).fetchone()
         return (_object(row), row[9]) if row else None
@@ -423,7 +427,7 @@ class SqliteMetaStore:
     def object_by_etag(self, account_id: str, etags: list[str], size: int) -> ObjectRecord | None:
         marks = ", ".join("?" for _ in etags)
         row = self._reader.execute(
-            f"SELECT {', '.join('o.' + c.strip() for c in _OBJECT_COLUMNS.split(','))}"
+            f"SELECT {_OBJECT_COLUMNS_O}"
             f" FROM objects o JOIN buckets b ON b.name = o.bucket"
             f" WHERE o.etag IN ({marks}) AND o.size = ? AND b.account_id = ? LIMIT 1",
             [*etags, size, account_id],
