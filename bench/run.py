@@ -76,29 +76,35 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
-def rss_bytes(pids: list[int]) -> int:
-    total = 0
+def memory_bytes(pids: list[int]) -> tuple[int, int]:
+    """Summed RSS (shared pages counted in every process) and PSS (shared pages split) of ``pids``."""
+    rss = pss = 0
     for pid in pids:
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) * 1024
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) * 1024
         except OSError:
             pass
-    return total
+    return rss, pss
 
 
 class PeakRss:
     def __init__(self, root: int) -> None:
         self.root = root
         self.peak = 0
+        self.peak_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         pids = process_tree(self.root)
         while not self._stop.is_set():
-            self.peak = max(self.peak, rss_bytes(pids))
+            rss, pss = memory_bytes(pids)
+            self.peak = max(self.peak, rss)
+            self.peak_pss = max(self.peak_pss, pss)
             time.sleep(0.05)
 
     def __enter__(self) -> PeakRss:
@@ -282,6 +288,7 @@ def run_wrk(
         "p99_ms": stats["p99_us"] / 1000,
         "errors": stats["status_errors"] + stats["socket_errors"],
         "rss_mb": rss.peak / 1e6,
+        "pss_mb": rss.peak_pss / 1e6,
     }
 
 
@@ -312,19 +319,23 @@ def main() -> None:
                     print(
                         f"{name:8} {method:4} {size:6} {result['req_s']:10.0f} req/s {result['mb_s']:9.1f} MB/s"
                         f"  p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:8.2f} ms"
-                        f"  errors {result['errors']:5.0f}  peak RSS {result['rss_mb']:7.1f} MB",
+                        f"  errors {result['errors']:5.0f}  peak RSS {result['rss_mb']:6.1f} MB"
+                        f" PSS {result['pss_mb']:6.1f} MB",
                         flush=True,
                     )
     print()
-    print("| case | server | req/s | MB/s | p99 ms | errors | peak RSS MB | × nginx | × moto |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| case | server | req/s | MB/s | p99 ms | errors | peak RSS MB | peak PSS MB | × nginx | × moto |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for case, row in table.items():
         for name, result in row.items():
             ratios = []
             for ref in ("nginx", "moto"):
                 ratios.append(f"{result['req_s'] / row[ref]['req_s']:.2f}" if ref in row and name != ref else "")
-            print(f"| {case} | {name} | {result['req_s']:.0f} | {result['mb_s']:.1f} | {result['p99_ms']:.1f} "
-                  f"| {result['errors']:.0f} | {result['rss_mb']:.1f} | {ratios[0]} | {ratios[1]} |")  # fmt: skip
+            print(
+                f"| {case} | {name} | {result['req_s']:.0f} | {result['mb_s']:.1f} | {result['p99_ms']:.1f} "
+                f"| {result['errors']:.0f} | {result['rss_mb']:.1f} | {result['pss_mb']:.1f} "
+                f"| {ratios[0]} | {ratios[1]} |"
+            )
 
 
 if __name__ == "__main__":

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import uuid
 from pathlib import Path
 
-from holdall.config import SETTINGS_ENV, GiB, Settings
+from holdall.config import GiB, Settings
 from holdall.keys import new_key_pair, root_key_pair
 from holdall.store.meta.base import Account
 from holdall.store.meta.sqlite import SqliteMetaStore
@@ -52,7 +51,7 @@ def prepare_data_dir(settings: Settings) -> None:
 
 
 def serve(args: argparse.Namespace) -> None:
-    import uvicorn
+    from holdall.server import supervisor
 
     host, port = args.listen
     settings = Settings(
@@ -71,27 +70,12 @@ def serve(args: argparse.Namespace) -> None:
         clock_file=Path(args.clock_file).resolve() if args.clock_file else None,
     )
     prepare_data_dir(settings)
-    os.environ[SETTINGS_ENV] = settings.to_env()
     print(
         f"holdall: serving {settings.data_dir} on http://{host}:{port}"
         f" (bucket hosts: <bucket>.{settings.public_host_suffix})",
         flush=True,
     )
-    uvicorn.run(
-        "holdall.server.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=args.workers,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_level=args.log_level,
-        timeout_graceful_shutdown=args.graceful_timeout,
-        server_header=False,
-        proxy_headers=False,
-    )
+    supervisor.serve(settings, args.log_level, args.graceful_timeout)
 
 
 def _open_meta(data: str) -> SqliteMetaStore:

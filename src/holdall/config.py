@@ -1,13 +1,10 @@
-"""Settings of one holdall server, passed to worker processes as JSON in the environment."""
+"""Settings of one holdall server."""
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
-SETTINGS_ENV = "HOLDALL_SETTINGS"
 GiB = 1024**3
 
 
@@ -41,19 +38,3 @@ class Settings:
     def public_host_suffix(self) -> str:
         """What follows ``<bucket>.`` in a bucket's own host name."""
         return self.domain if self.port == 80 else f"{self.domain}:{self.port}"
-
-    def to_env(self) -> str:
-        values = asdict(self)
-        return json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()})
-
-    @classmethod
-    def from_env(cls) -> Settings:
-        raw = json.loads(os.environ.get(SETTINGS_ENV, "{}"))
-        kwargs = {}
-        for spec in fields(cls):
-            if spec.name in raw:
-                value = raw[spec.name]
-                if spec.name in ("data_dir", "clock_file") and value is not None:
-                    value = Path(value)
-                kwargs[spec.name] = value
-        return cls(**kwargs)

@@ -121,8 +121,3 @@ class HoldallApp:
                 return await self.parts.api.handle(request, request.query)
             raise BadRequest("name a bucket: use <bucket>.<domain> as the host or /<bucket>/<key> as the path")
         return await self.parts.data.handle(request, target)
-
-
-def app_from_env() -> HoldallApp:
-    """The uvicorn factory used by every worker process."""
-    return HoldallApp(Settings.from_env())

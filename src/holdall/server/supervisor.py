@@ -1,0 +1,102 @@
+"""Runs the server: in this process for one worker, or as forked workers sharing one socket.
+
+Forking (rather than spawning fresh interpreters) shares the imported code between workers and
+needs no helper processes, which keeps the memory of the whole server small. SIGTERM and SIGINT
+are passed on to the workers, which finish their in-flight requests before exiting; a worker
+that dies on its own is replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+import uvicorn
+
+from holdall.config import Settings
+from holdall.server.app import HoldallApp
+
+
+def uvicorn_config(settings: Settings, log_level: str, graceful_timeout: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        HoldallApp(settings),
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level=log_level,
+        timeout_graceful_shutdown=graceful_timeout,
+        server_header=False,
+        proxy_headers=False,
+    )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _run_worker(config: uvicorn.Config, sock: socket.socket) -> None:
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def serve(settings: Settings, log_level: str, graceful_timeout: int) -> None:
+    sock = bind(settings.host, settings.port)
+    config = uvicorn_config(settings, log_level, graceful_timeout)
+    if settings.workers <= 1:
+        _run_worker(config, sock)
+        return
+    workers: dict[int, int] = {}
+    stopping = False
+
+    def spawn(slot: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 0
+            try:
+                _run_worker(config, sock)
+            except BaseException:
+                code = 1
+            finally:
+                sys.stdout.flush()
+                os._exit(code)
+        workers[pid] = slot
+
+    def forward(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for slot in range(settings.workers):
+        spawn(slot)
+    while workers:
+        try:
+            pid, _status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        if pid in workers and not stopping:
+            slot = workers.pop(pid)
+            time.sleep(0.5)
+            spawn(slot)
+        else:
+            workers.pop(pid, None)
+    sock.close()
