@@ -313,6 +313,8 @@ def main() -> None:
         for name in args.servers.split(","):
             with SERVERS[name](work, args.workers) as target:
                 for method, size in cases:
+                    os.sync()  # let the previous case's writeback finish before this one starts
+                    time.sleep(2)
                     targets = target.get_targets(size) if method == "GET" else target.put_targets(size)
                     result = run_wrk(target, method, size, targets, args, work)
                     table.setdefault(f"{method} {size}", {})[name] = result

@@ -75,7 +75,7 @@ def string_to_sign(
 
 
 def sign(private_key: str, text: str) -> str:
-    digest = hmac.new(private_key.encode(), text.encode(), hashlib.sha1).digest()
+    digest = hmac.digest(private_key.encode(), text.encode(), "sha1")
     return base64.b64encode(digest).decode()
 
 
