@@ -1,0 +1,74 @@
+"""Random requests, signed and unsigned, against a real server: never a 5xx, always RetCode JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ufile.auth import Auth
+
+from tests.e2e.helpers import signed_headers
+from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server
+
+QUERY_NAMES = [
+    "list", "listobjects", "muploadpart", "uploads", "uploadId", "partNumber", "newFileName", "force", "restore",
+    "storageClass", "opmeta", "Hash", "FileName", "FileSize", "prefix", "marker", "limit", "max-keys", "delimiter",
+    "newKey", "UCloudPublicKey", "Expires", "Signature", "part-number-marker", "max-parts",
+]  # fmt: skip
+HEADER_NAMES = ["Range", "Content-MD5", "If-Modified-Since", "Content-Type", "X-Ufile-Copy-Source", "Date"]
+text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=30)
+values = st.one_of(text, st.integers(-(2**70), 2**70).map(str), st.sampled_from(["", "0", "-1", "true", "IA"]))
+header_values = st.one_of(
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40).map(str.lstrip),
+    st.sampled_from(["bytes=0-", "bytes=-0", "bytes=5-1", "multipart/form-data; boundary=x", "application/json"]),
+)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    method=st.sampled_from(["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH"]),
+    key=st.one_of(text, st.sampled_from(["", "uploadhit", "a/b", "../x"])),
+    query=st.dictionaries(st.sampled_from(QUERY_NAMES), values, max_size=4),
+    headers=st.dictionaries(st.sampled_from(HEADER_NAMES), header_values, max_size=3),
+    body=st.one_of(st.binary(max_size=200), st.sampled_from([b"--x\r\n", b'{"op":"set","metak":"mimetype"}'])),
+    sign=st.booleans(),
+    virtual_host=st.booleans(),
+)
+def test_random_data_plane_requests(
+    server: Server,
+    bucket: str,
+    method: str,
+    key: str,
+    query: dict[str, str],
+    headers: dict[str, str],
+    body: bytes,
+    sign: bool,
+    virtual_host: bool,
+) -> None:
+    if sign:
+        headers = signed_headers(method, bucket, key, headers)
+    path = quote(key.encode("utf-8", "surrogatepass"), safe="/")
+    base = server.bucket_url(bucket) if virtual_host else f"{server.url}/{bucket}"
+    response = requests.request(method, f"{base}/{path}", params=query, headers=headers, data=body, timeout=30)
+    assert response.status_code < 500, (response.status_code, response.text)
+    if response.status_code >= 400 and method != "HEAD":
+        assert response.headers["Content-Type"] == "application/json", response.text
+        assert {"RetCode", "ErrMsg"} <= set(response.json())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    action=st.sampled_from(["CreateBucket", "DescribeBucket", "UpdateBucket", "DeleteBucket", "Nope"]),
+    params=st.dictionaries(
+        st.sampled_from(["BucketName", "Name", "Type", "Region", "ProjectId", "Offset", "Limit"]), values, max_size=4
+    ),
+)
+def test_random_management_calls(server: Server, action: str, params: dict[str, str]) -> None:
+    query: dict[str, Any] = {"Action": action, **params}
+    query["Signature"] = Auth(ACCESS_KEY, SECRET_KEY).bucket_signature(query)
+    response = requests.get(f"{server.url}/", params=query, timeout=30)
+    assert response.status_code == 200, response.text
+    assert isinstance(response.json()["RetCode"], int)
