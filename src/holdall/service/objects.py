@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -91,22 +92,18 @@ class ObjectService:
         if not is_inline(blob_id):
             self.blobs.delete(blob_id)
 
-    async def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> ObjectRecord:
-        source = self.require(src_bucket, src_key)
+    async def _link(self, source: ObjectRecord, bucket: str, key: str, storage_class: str) -> ObjectRecord:
+        """A new object at ``bucket/key`` that shares the blobs of ``source``."""
         now = int(clock.now())
-        record = ObjectRecord(
-            bucket=bucket,
-            key=key,
-            size=source.size,
-            etag=source.etag,
-            mime=source.mime,
-            created=now,
-            modified=now,
-            manifest=source.manifest,
-            storage_class=source.storage_class,
+        record = dataclasses.replace(
+            source, bucket=bucket, key=key, created=now, modified=now, storage_class=storage_class
         )
         await self.meta.put_object(record)
         return record
+
+    async def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> ObjectRecord:
+        source = self.require(src_bucket, src_key)
+        return await self._link(source, bucket, key, source.storage_class)
 
     async def upload_hit(self, account_id: str, bucket: str, key: str, etag: str, size: int) -> ObjectRecord | None:
         """Links content that this account already stores; None when it stores no such content."""
@@ -114,19 +111,7 @@ class ObjectService:
         found = self.meta.object_by_etag(account_id, etags, size)
         if found is None:
             return None
-        now = int(clock.now())
-        record = ObjectRecord(
-            bucket=bucket,
-            key=key,
-            size=found.size,
-            etag=found.etag,
-            mime=found.mime,
-            created=now,
-            modified=now,
-            manifest=found.manifest,
-        )
-        await self.meta.put_object(record)
-        return record
+        return await self._link(found, bucket, key, "STANDARD")
 
     async def delete(self, bucket: str, key: str) -> None:
         if not await self.meta.delete_object(bucket, key):
