@@ -304,3 +304,31 @@ def test_delete_is_idempotent_and_sweeps_blobs(server: Server, bucket: str) -> N
         time.sleep(0.2)
     assert len(blob_files(server)) == len(files) - 1
     assert blob_rows(server) <= rows - 2
+
+
+def test_curl_upload_with_expect_100_continue(server: Server, bucket: str, tmp_path: Path) -> None:
+    import subprocess
+
+    data = os.urandom(3 * MiB)
+    src = tmp_path / "curl.bin"
+    src.write_bytes(data)
+    headers = signed_headers("PUT", bucket, "curl.bin", {"Content-Type": "application/octet-stream"})
+    command = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", str(src), "-H", "Expect: 100-continue"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    command.append(f"{server.url}/{bucket}/curl.bin")
+    assert subprocess.run(command, capture_output=True, text=True, check=True).stdout == "200"
+    assert get(server, bucket, "curl.bin").content == data
+
+
+def test_pipelined_requests_answer_in_order(server: Server, bucket: str) -> None:
+    put(server, bucket, "one", b"first")
+    put(server, bucket, "two", b"second!")
+    requests_ = b""
+    for key in ("one", "two", "one"):
+        auth = signed_headers("GET", bucket, key)["Authorization"]
+        requests_ += f"GET /{bucket}/{key} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\n\r\n".encode()
+    reply = raw_request(server, requests_ + b"HEAD /x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    assert reply.count(b"HTTP/1.1 200 OK") == 3
+    assert reply.count(b"HTTP/1.1 ") == 4  # and the HEAD's 404 last
+    assert reply.index(b"\r\n\r\nfirst") < reply.index(b"\r\n\r\nsecond!") < reply.rindex(b"\r\n\r\nfirst")

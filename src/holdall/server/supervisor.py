@@ -19,13 +19,14 @@ import uvicorn
 
 from holdall.config import Settings
 from holdall.server.app import HoldallApp
+from holdall.server.transport import CoalescingHttpToolsProtocol
 
 
 def uvicorn_config(settings: Settings, log_level: str, graceful_timeout: int) -> uvicorn.Config:
     return uvicorn.Config(
         HoldallApp(settings),
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,
         lifespan="on",
         access_log=False,
         log_level=log_level,
