@@ -13,6 +13,7 @@ the private key, lower-case hex SHA1.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
@@ -74,9 +75,15 @@ def string_to_sign(
     return f"{method.upper()}\n{content_md5}\n{content_type}\n{date}\n{ucloud_headers}/{bucket}/{key}{resource_suffix}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _keyed_sha1(private_key: str) -> hmac.HMAC:
+    return hmac.new(private_key.encode(), digestmod=hashlib.sha1)
+
+
 def sign(private_key: str, text: str) -> str:
-    digest = hmac.digest(private_key.encode(), text.encode(), "sha1")
-    return base64.b64encode(digest).decode()
+    mac = _keyed_sha1(private_key).copy()  # copying a keyed HMAC is cheaper than keying a new one
+    mac.update(text.encode())
+    return base64.b64encode(mac.digest()).decode()
 
 
 def authorization(public_key: str, private_key: str, text: str, scheme: str = "UCloud") -> str:

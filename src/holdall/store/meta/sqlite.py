@@ -188,6 +188,7 @@ class SqliteMetaStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = _connect(self.path)
+            conn.execute("PRAGMA mmap_size = 268435456")  # pages are read from the page cache, not read()
             self._local.conn = conn
         return conn
 
