@@ -43,13 +43,15 @@ def call(
     return requests.request(method, url, headers=signed, data=data)
 
 
-def raw_request(server: Server, payload: bytes, read: bool = True) -> bytes:
-    """Sends bytes as they are and returns whatever comes back before the server closes."""
+def raw_request(server: Server, payload: bytes, half_close: bool = True) -> bytes:
+    """Sends bytes as they are and returns whatever comes back before the server closes.
+
+    ``half_close`` ends the sending side first, as a client that gives up on its body does.
+    """
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(payload)
-        if not read:
-            return b""
-        sock.shutdown(socket.SHUT_WR)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
         chunks = []
         while True:
             try:

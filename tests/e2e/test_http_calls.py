@@ -328,7 +328,8 @@ def test_pipelined_requests_answer_in_order(server: Server, bucket: str) -> None
     for key in ("one", "two", "one"):
         auth = signed_headers("GET", bucket, key)["Authorization"]
         requests_ += f"GET /{bucket}/{key} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\n\r\n".encode()
-    reply = raw_request(server, requests_ + b"HEAD /x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    last = b"HEAD /x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    reply = raw_request(server, requests_ + last, half_close=False)
     assert reply.count(b"HTTP/1.1 200 OK") == 3
     assert reply.count(b"HTTP/1.1 ") == 4  # and the HEAD's 404 last
     assert reply.index(b"\r\n\r\nfirst") < reply.index(b"\r\n\r\nsecond!") < reply.rindex(b"\r\n\r\nfirst")

@@ -8,6 +8,8 @@ that dies on its own is replaced.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import signal
 import socket
@@ -20,6 +22,8 @@ import uvicorn
 from holdall.config import Settings
 from holdall.server.app import HoldallApp
 from holdall.server.transport import CoalescingHttpToolsProtocol
+
+PR_SET_PDEATHSIG = 1
 
 
 def uvicorn_config(settings: Settings, log_level: str, graceful_timeout: int) -> uvicorn.Config:
@@ -46,6 +50,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _end_with_parent() -> None:
+    """Linux: a worker gets SIGTERM (and shuts down gracefully) if the supervisor dies."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def _run_worker(config: uvicorn.Config, sock: socket.socket) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -62,6 +75,7 @@ def serve(settings: Settings, log_level: str, graceful_timeout: int) -> None:
     def spawn(slot: int) -> None:
         pid = os.fork()
         if pid == 0:
+            _end_with_parent()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             code = 0

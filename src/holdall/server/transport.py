@@ -1,8 +1,9 @@
-"""One ``writev`` per response instead of one ``write`` per ASGI message.
+"""One ``writev`` per small response instead of one ``write`` per ASGI message.
 
-uvicorn writes a response's head and its body with two ``transport.write`` calls, two system
-calls for every small response. :class:`CoalescingTransport` holds small writes until the end of
-the current event-loop turn and hands them over together; large writes go out at once.
+uvicorn writes a response's head and its body with two ``transport.write`` calls: two system
+calls for every small response. :class:`CoalescingTransport` holds the head back until the next
+write (the body, or the empty write that ends a bodiless response) and sends both with one
+``writelines``. Nothing is held across an await of the application or past the end of a response.
 """
 
 from __future__ import annotations
@@ -12,43 +13,37 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-LARGE_WRITE = 64 * 1024
+
+def _is_final_head(data: bytes) -> bool:
+    """A response's status line and headers, but not an interim ``1xx`` such as 100 Continue."""
+    return data.startswith(b"HTTP/1.") and data[9:10] != b"1"
 
 
 class CoalescingTransport:
-    __slots__ = ("_loop", "_pending", "_scheduled", "_transport")
+    __slots__ = ("_head", "_transport")
 
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
-        self._loop = loop
-        self._pending: list[bytes] = []
-        self._scheduled = False
+        self._head: bytes | None = None
 
     def write(self, data: bytes) -> None:
-        if len(data) >= LARGE_WRITE:
-            self.flush()
-            self._transport.write(data)
+        head = self._head
+        if head is None:
+            if _is_final_head(data):
+                self._head = data
+            else:
+                self._transport.write(data)
             return
-        self._pending.append(data)
-        if not self._scheduled:
-            self._scheduled = True
-            self._loop.call_soon(self.flush)
-
-    def writelines(self, lines: list[bytes]) -> None:
-        for line in lines:
-            self.write(line)
+        self._head = None
+        if data:
+            self._transport.writelines([head, data])
+        else:
+            self._transport.write(head)
 
     def flush(self) -> None:
-        self._scheduled = False
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
-        if self._transport.is_closing():
-            return
-        if len(pending) == 1:
-            self._transport.write(pending[0])
-        else:
-            self._transport.writelines(pending)
+        if self._head is not None:
+            head, self._head = self._head, None
+            self._transport.write(head)
 
     def close(self) -> None:
         self.flush()
@@ -60,4 +55,10 @@ class CoalescingTransport:
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+        super().connection_made(CoalescingTransport(transport))  # type: ignore[arg-type]
+
+    def on_response_complete(self) -> None:
+        transport = self.transport
+        if isinstance(transport, CoalescingTransport):
+            transport.flush()
+        super().on_response_complete()
