@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import uuid
@@ -30,8 +31,14 @@ def _seconds(value: str) -> int:
 
 
 def prepare_data_dir(settings: Settings) -> None:
-    """Creates the data directory and the root account; prints a newly generated key pair once."""
+    """Creates the data directory and the root account; prints a newly generated key pair once.
+
+    Everything holdall writes is readable by its own user only: the metadata holds private keys.
+    """
+    os.umask(0o077)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for path in (settings.data_dir, *settings.data_dir.glob("meta.*")):
+        path.chmod(0o700 if path.is_dir() else 0o600)
     pair, generated = root_key_pair(settings.data_dir)
     meta = SqliteMetaStore(settings.meta_path)
     try:
