@@ -30,6 +30,12 @@ def _seconds(value: str) -> int:
     return int(value)
 
 
+def _inline_limit(value: str) -> int:
+    if not value.isdigit() or int(value) > 1024 * 1024:
+        raise argparse.ArgumentTypeError("expected a number of bytes up to 1048576")
+    return int(value)
+
+
 def prepare_data_dir(settings: Settings) -> None:
     """Creates the data directory and the root account; prints a newly generated key pair once.
 
@@ -153,7 +159,10 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--sweep-interval", type=_seconds, default=60, help="seconds between background sweeps (0: never)")
     run.add_argument("--max-object-size", type=int, default=5 * GiB, help="largest single upload, bytes")
     run.add_argument(
-        "--inline-limit", type=int, default=32 * 1024, help="objects up to this size live in the metadata store"
+        "--inline-limit",
+        type=_inline_limit,
+        default=32 * 1024,
+        help="objects up to this size (at most 1 MiB) live in the metadata store",
     )
     run.add_argument("--graceful-timeout", type=int, default=30, help="seconds in-flight requests get on SIGTERM")
     run.add_argument("--clock-file", default=None, help="file holding seconds to add to the clock (for tests)")

@@ -12,7 +12,6 @@
     ├── MethodNotAllowed         405
     ├── RenameConflict           406
     ├── Conflict                 409
-    ├── PreconditionFailed       412
     ├── EntityTooLarge           413
     ├── RangeNotSatisfiable      416
     ├── ChecksumMismatch         400, Content-MD5 does not match
@@ -86,12 +85,6 @@ class Conflict(HoldallError):
     status = 409
     ret_code = -148663
     default_message = "conflict"
-
-
-class PreconditionFailed(HoldallError):
-    status = 412
-    ret_code = -148664
-    default_message = "precondition failed"
 
 
 class EntityTooLarge(HoldallError):
