@@ -6,6 +6,8 @@ import base64
 import hashlib
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from email.utils import formatdate
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import requests
 from ufile import filemanager
+from ufile.bucketmanager import BucketManager
 from ufile.util import file_etag
 
 from tests.e2e.helpers import call, create_account, raw_request, signed_headers
@@ -170,8 +173,6 @@ def test_uploadhit_same_account_only(server: Server, bucket: str, bucket_manager
     # another account that knows the hash cannot link the first account's bytes
     other_keys = create_account(server.data, f"other-{uuid.uuid4().hex[:8]}")
     other_bucket = f"o-{uuid.uuid4().hex[:12]}"
-    from ufile.bucketmanager import BucketManager
-
     ret, _ = BucketManager(*other_keys).createbucket(other_bucket, "cn-bj", "private")
     assert ret["RetCode"] == 0
     stolen = call(server, "POST", other_bucket, "uploadhit", query=query, sign_key="copy/hit.bin", keys=other_keys)
@@ -307,8 +308,6 @@ def test_delete_is_idempotent_and_sweeps_blobs(server: Server, bucket: str) -> N
 
 
 def test_curl_upload_with_expect_100_continue(server: Server, bucket: str, tmp_path: Path) -> None:
-    import subprocess
-
     data = os.urandom(3 * MiB)
     src = tmp_path / "curl.bin"
     src.write_bytes(data)
@@ -333,3 +332,44 @@ def test_pipelined_requests_answer_in_order(server: Server, bucket: str) -> None
     assert reply.count(b"HTTP/1.1 200 OK") == 3
     assert reply.count(b"HTTP/1.1 ") == 4  # and the HEAD's 404 last
     assert reply.index(b"\r\n\r\nfirst") < reply.index(b"\r\n\r\nsecond!") < reply.rindex(b"\r\n\r\nfirst")
+
+
+def test_bucket_type_and_account_changes_reach_every_worker_at_once(server: Server, bucket_manager) -> None:  # type: ignore[no-untyped-def]
+    name = f"flip-{uuid.uuid4().hex[:10]}"
+    assert bucket_manager.createbucket(name, "cn-bj", "private")[0]["RetCode"] == 0
+    put(server, name, "k", b"v")
+    url = f"{server.bucket_url(name)}/k"
+
+    def statuses() -> set[int]:
+        return {requests.get(url, headers={"Connection": "close"}).status_code for _ in range(20)}
+
+    assert statuses() == {401}
+    assert bucket_manager.updatebucket(name, "public")[0]["RetCode"] == 0
+    assert statuses() == {200}
+    assert bucket_manager.updatebucket(name, "private")[0]["RetCode"] == 0
+    assert statuses() == {401}
+
+    keys = create_account(server.data, f"gone-{uuid.uuid4().hex[:8]}")
+    other = BucketManager(*keys)
+    assert other.describebucket()[0]["RetCode"] == 0
+    mine = f"acct-{uuid.uuid4().hex[:10]}"
+    assert other.createbucket(mine, "cn-bj", "private")[0]["RetCode"] == 0
+    assert call(server, "PUT", mine, "x", data=b"1", keys=keys).status_code == 200
+    name_of_account = None
+    listing = subprocess.run(
+        [sys.executable, "-m", "holdall", "account", "list", "--data", str(server.data)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    for line in listing.splitlines():
+        if keys[0] in line:
+            name_of_account = line.split("\t")[0]
+    assert name_of_account
+    subprocess.run(
+        [sys.executable, "-m", "holdall", "account", "disable", name_of_account, "--data", str(server.data)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    refused = {
+        call(server, "GET", mine, "x", keys=keys, headers={"Connection": "close"}).status_code for _ in range(10)
+    }
+    assert refused == {403}
+    assert other.describebucket()[0]["RetCode"] == 15037
