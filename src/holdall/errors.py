@@ -15,6 +15,7 @@
     ├── EntityTooLarge           413
     ├── RangeNotSatisfiable      416
     ├── ChecksumMismatch         400, Content-MD5 does not match
+    ├── QuotaExceeded            403, a bucket cap or the account's quota would be exceeded
     └── ServiceUnavailable       503
 
     ApiError                     management API: HTTP 200 with a 15000-range RetCode
@@ -108,6 +109,12 @@ class ChecksumMismatch(HoldallError):
     default_message = "check md5 failed"
 
 
+class QuotaExceeded(HoldallError):
+    status = 403
+    ret_code = -15011
+    default_message = "quota exceeded"
+
+
 class ServiceUnavailable(HoldallError):
     status = 503
     ret_code = -15004
@@ -125,6 +132,7 @@ API_MESSAGES: dict[int, str] = {
     15012: "内部错误，请联系技术支持或提交工单。",
     15014: "新建空间 20 分钟之内不可删除，请稍后重试。",
     15017: "参数不合法，请重新输入。",
+    15019: "账号余额不足。",
     15018: "参数超出范围，请重新输入。",
     15023: "空间不为空，不可删除。",
     15037: "没有操作权限",

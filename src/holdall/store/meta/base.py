@@ -32,6 +32,54 @@ class Bucket:
     region: str
     created: int
     modified: int
+    max_bytes: int = 0
+    """Hard cap on the bytes of the bucket's objects and unfinished parts; 0: none."""
+    max_objects: int = 0
+    """Hard cap on the number of objects; 0: none."""
+
+
+@dataclass(slots=True)
+class BucketUsage:
+    used_bytes: int
+    object_count: int
+
+
+@dataclass(slots=True)
+class Project:
+    id: str
+    account_id: str
+    name: str
+    created: int
+
+
+@dataclass(slots=True)
+class Token:
+    """A key pair of an account, scoped by the rules of seed 004 §21–23."""
+
+    id: str
+    account_id: str
+    name: str
+    public_key: str
+    private_key: str
+    ops: list[str]
+    prefixes: list[str]
+    buckets: list[str]
+    expire_time: int
+    white_ips: list[str]
+    black_ips: list[str]
+    region: str
+    project_id: str
+    created: int
+    modified: int
+
+
+@dataclass(slots=True)
+class UsageDay:
+    day: int
+    """Unix time of the day's start (UTC)."""
+    storage_byte_seconds: float
+    download_bytes: int
+    requests: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +153,36 @@ def prefix_upper_bound(prefix: str) -> str | None:
     return None
 
 
+UsageDeltas = dict[tuple[str, str], list[int]]
+"""(account id, region) → [requests, download bytes]."""
+
+
 class MetaStore(Protocol):
-    # accounts
+    def bump_generation(self) -> None:
+        """Tells every process that accounts, buckets, tokens or quotas changed."""
+        ...
+
+    # accounts and projects
     def account_by_public_key(self, public_key: str) -> Account | None: ...
+    def account_by_id(self, account_id: str) -> Account | None: ...
     def account_by_name(self, name: str) -> Account | None: ...
+    def credential(self, public_key: str) -> tuple[Account, Token | None] | None: ...
     async def create_account(self, account: Account) -> None: ...
+    def projects(self, account_id: str) -> list[Project]: ...
+    def project(self, project_id: str) -> Project | None: ...
+
+    # tokens
+    def tokens(self, account_id: str, token_id: str | None = None) -> list[Token]: ...
+    async def create_token(self, token: Token, limit: int) -> None: ...
+    async def replace_token(self, token: Token) -> None: ...
+    async def delete_token(self, account_id: str, token_id: str) -> None: ...
+
+    # quotas and usage
+    def quotas(self, account_id: str) -> dict[tuple[str, str], float]: ...
+    def all_quotas(self) -> dict[tuple[str, str, str], float]: ...
+    async def add_quota(self, account_id: str, region: str, amounts: dict[str, float]) -> None: ...
+    async def record_usage(self, deltas: UsageDeltas, now: float) -> None: ...
+    def usage_days(self, account_id: str, region: str, first: int, last: int) -> dict[int, UsageDay]: ...
 
     # buckets
     def bucket(self, name: str) -> Bucket | None: ...
@@ -117,6 +190,8 @@ class MetaStore(Protocol):
     async def create_bucket(self, bucket: Bucket) -> None: ...
     async def update_bucket_type(self, name: str, type_: str, modified: int) -> None: ...
     async def delete_bucket(self, name: str) -> None: ...
+    def bucket_usage(self, name: str) -> BucketUsage: ...
+    async def set_bucket_caps(self, name: str, max_bytes: int, max_objects: int) -> None: ...
 
     # objects
     def object(self, bucket: str, key: str) -> ObjectRecord | None: ...
@@ -149,7 +224,9 @@ class MetaStore(Protocol):
     async def put_part(
         self, part: Part, mime: str | None = None, *, inline: dict[str, bytes] | None = None
     ) -> None: ...
-    async def finish_upload(self, upload_id: str, new_key: str | None, build: FinishBuilder) -> ObjectRecord: ...
+    async def finish_upload(
+        self, upload_id: str, new_key: str | None, build: FinishBuilder, *, if_absent: bool = False
+    ) -> ObjectRecord: ...
     async def abort_upload(self, upload_id: str) -> None: ...
     def uploads_created_before(self, before: int, limit: int) -> list[str]: ...
 
@@ -161,3 +238,12 @@ class MetaStore(Protocol):
     async def release_blobs(self, refs: list[BlobRef]) -> None: ...
 
     def close(self) -> None: ...
+
+
+STORAGE_VOLUME = "storage-volume"
+DOWNLOAD_TRAFFIC = "download-traffic"
+REQUEST_COUNT = "request-count"
+QUOTA_TYPES = (STORAGE_VOLUME, DOWNLOAD_TRAFFIC, REQUEST_COUNT)
+"""Quota remaining is kept in raw units: byte-seconds, bytes and requests respectively."""
+
+DAY = 86400

@@ -1,24 +1,15 @@
-"""The metadata store on SQLite: WAL mode, one writer thread with group commit, reads inline.
+"""The metadata store on SQLite: accounts, buckets, objects and multipart uploads.
 
-Reads run on the caller's thread through a connection of that thread: in WAL mode they never
-wait for the writer. Writes are closures queued to one writer thread, which runs everything
-queued so far in one transaction, each closure inside its own savepoint, and commits once with
-``synchronous=FULL``; only then are the waiting coroutines answered. Several server processes
-share the file: SQLite's lock and ``busy_timeout`` order their writers.
+Every bucket keeps the bytes and the number of objects it holds, changed in the same transaction
+as the objects themselves, so that a bucket's caps hold however many writers race for them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import fcntl
-import os
-import queue
 import sqlite3
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from holdall.errors import (
     ApiError,
@@ -26,6 +17,7 @@ from holdall.errors import (
     Conflict,
     FileNotFound,
     HoldallError,
+    QuotaExceeded,
     RenameConflict,
     UploadNotFound,
 )
@@ -34,59 +26,22 @@ from holdall.store.meta.base import (
     Account,
     BlobRef,
     Bucket,
+    BucketUsage,
     FinishBuilder,
     ObjectRecord,
     Part,
+    Token,
     Upload,
     decode_manifest,
     encode_manifest,
     prefix_upper_bound,
 )
-from holdall.store.meta.generation import Generation
+from holdall.store.meta.sqlite_ledger import SqliteLedger
 
-T = TypeVar("T")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS accounts(
-    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, public_key TEXT NOT NULL UNIQUE,
-    private_key TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS buckets(
-    name TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, account_id TEXT NOT NULL,
-    project_id TEXT NOT NULL, type TEXT NOT NULL, region TEXT NOT NULL,
-    created INTEGER NOT NULL, modified INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS buckets_account ON buckets(account_id, created);
-CREATE TABLE IF NOT EXISTS blobs(
-    id TEXT PRIMARY KEY, size INTEGER NOT NULL, refs INTEGER NOT NULL, released REAL, data BLOB);
-CREATE INDEX IF NOT EXISTS blobs_released ON blobs(released) WHERE refs <= 0;
-CREATE TABLE IF NOT EXISTS objects(
-    bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
-    mime TEXT NOT NULL, storage_class TEXT NOT NULL, created INTEGER NOT NULL,
-    modified INTEGER NOT NULL, manifest TEXT NOT NULL, inline_blob TEXT,
-    PRIMARY KEY(bucket, key)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS objects_etag ON objects(etag, size);
-CREATE TABLE IF NOT EXISTS uploads(
-    id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, mime TEXT NOT NULL,
-    created INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS uploads_bucket ON uploads(bucket);
-CREATE INDEX IF NOT EXISTS uploads_created ON uploads(created);
-CREATE TABLE IF NOT EXISTS parts(
-    upload_id TEXT NOT NULL, number INTEGER NOT NULL, blob_id TEXT NOT NULL, size INTEGER NOT NULL,
-    etag TEXT NOT NULL, sha1 BLOB NOT NULL, PRIMARY KEY(upload_id, number)) WITHOUT ROWID;
-"""
-
-CACHE_LIMIT = 10000
 _OBJECT_COLUMNS = "bucket, key, size, etag, mime, created, modified, manifest, storage_class"
 _OBJECT_COLUMNS_O = ", ".join("o." + column.strip() for column in _OBJECT_COLUMNS.split(","))
-_BUCKET_COLUMNS = "name, id, account_id, project_id, type, region, created, modified"
-
-Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any] | None", "queue.Queue[Any] | None"]
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-    conn.execute("PRAGMA busy_timeout = 30000")
-    conn.execute("PRAGMA synchronous = FULL")
-    return conn
+_BUCKET_COLUMNS = "name, id, account_id, project_id, type, region, created, modified, max_bytes, max_objects"
+_ACCOUNT_COLUMNS = "id, name, public_key, private_key, disabled, created"
 
 
 def _object(row: tuple[Any, ...]) -> ObjectRecord:
@@ -141,10 +96,39 @@ def _require_bucket(conn: sqlite3.Connection, bucket: str) -> None:
         raise BucketNotFound(f"bucket not exist: {bucket!r}")
 
 
+def _adjust_bucket(conn: sqlite3.Connection, bucket: str, added_bytes: int, added_objects: int) -> None:
+    """Counts bytes and objects into (or out of) ``bucket``; refuses growth beyond its caps."""
+    if not added_bytes and not added_objects:
+        return
+    conn.execute(
+        "UPDATE buckets SET used_bytes = used_bytes + ?, object_count = object_count + ? WHERE name = ?",
+        (added_bytes, added_objects, bucket),
+    )
+    if added_bytes <= 0 and added_objects <= 0:
+        return
+    row = conn.execute(
+        "SELECT used_bytes, object_count, max_bytes, max_objects FROM buckets WHERE name = ?", (bucket,)
+    ).fetchone()
+    if row is None:
+        return
+    used, count, max_bytes, max_objects = row
+    if added_bytes > 0 and max_bytes and used > max_bytes:
+        raise QuotaExceeded(
+            f"bucket {bucket!r} is capped at {max_bytes} bytes; it holds {used - added_bytes}"
+            f" and this write adds {added_bytes}"
+        )
+    if added_objects > 0 and max_objects and count > max_objects:
+        raise QuotaExceeded(f"bucket {bucket!r} is capped at {max_objects} objects and holds {count - added_objects}")
+
+
 def _store_object(conn: sqlite3.Connection, record: ObjectRecord) -> None:
     """Writes ``record`` over whatever the key held, releasing the old object's blobs."""
     _require_bucket(conn, record.bucket)
     old = _current(conn, record.bucket, record.key)
+    if old is None:
+        _adjust_bucket(conn, record.bucket, record.size, 1)
+    else:
+        _adjust_bucket(conn, record.bucket, record.size - old.size, 0)
     single = record.manifest[0].blob_id if len(record.manifest) == 1 else ""
     conn.execute(
         f"INSERT OR REPLACE INTO objects({_OBJECT_COLUMNS}, inline_blob) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -165,147 +149,46 @@ def _store_object(conn: sqlite3.Connection, record: ObjectRecord) -> None:
         _release(conn, old.manifest)
 
 
-class SqliteMetaStore:
+class SqliteMetaStore(SqliteLedger):
     def __init__(self, path: Path) -> None:
-        self.path = path
-        setup = _connect(path)
-        setup.execute("PRAGMA journal_mode = WAL")
-        setup.executescript(SCHEMA)
-        setup.close()
-        self._local = threading.local()
-        self._generation = Generation(path.with_suffix(".generation"))
-        self._cache_generation = -1
-        self._buckets: dict[str, Bucket] = {}
-        self._accounts: dict[str, Account] = {}
-        self._queue: queue.Queue[Job | None] = queue.Queue()
-        self._writer = threading.Thread(target=self._write_loop, name="holdall-meta-writer", daemon=True)
-        self._writer.start()
-
-    # ----------------------------------------------------------------- plumbing
-
-    @property
-    def _reader(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = _connect(self.path)
-            conn.execute("PRAGMA mmap_size = 268435456")  # pages are read from the page cache, not read()
-            self._local.conn = conn
-        return conn
-
-    def _write_loop(self) -> None:
-        conn = _connect(self.path)
-        lock = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        while True:
-            first = self._queue.get()
-            if first is None:
-                break
-            batch = [first]
-            while len(batch) < 256:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    self._queue.put(None)
-                    break
-                batch.append(job)
-            # Writers of every process queue on this lock, which hands over at once; SQLite's own
-            # busy handler would sleep for milliseconds between retries.
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                self._run_batch(conn, batch)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-        conn.close()
-        os.close(lock)
-
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[Job]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for fn, _, _ in batch:
-                conn.execute("SAVEPOINT job")
-                try:
-                    outcomes.append((True, fn(conn)))
-                    conn.execute("RELEASE job")
-                except BaseException as exc:  # handed to the waiting caller
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    outcomes.append((False, exc))
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            outcomes = [(False, exc)] * len(batch)
-        for (ok, value), (_, future, reply) in zip(outcomes, batch, strict=True):
-            if reply is not None:
-                reply.put((ok, value))
-            elif future is not None:
-                future.get_loop().call_soon_threadsafe(_resolve, future, ok, value)
-
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put((fn, future, None))
-        return await future
-
-    def write_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Runs one write and waits for its commit, from a thread that has no event loop."""
-        reply: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
-        self._queue.put((fn, None, reply))
-        ok, value = reply.get()
-        if not ok:
-            raise value
-        result: T = value
-        return result
-
-    def _cache_valid(self) -> None:
-        current = self._generation.value()
-        if current != self._cache_generation or len(self._buckets) + len(self._accounts) > CACHE_LIMIT:
-            self._buckets = {}
-            self._accounts = {}
-            self._cache_generation = current
-
-    async def _write_config(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """A write that changes accounts or buckets: every process drops its cache once it commits."""
-        try:
-            return await self._write(fn)
-        finally:
-            self._generation.bump()
-
-    def _write_config_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        try:
-            return self.write_sync(fn)
-        finally:
-            self._generation.bump()
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._writer.join(timeout=30)
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-        self._generation.close()
+        super().__init__(path)
+        self._buckets: dict[str, Bucket] = self._new_cache()
+        self._accounts: dict[tuple[str, str], Account] = self._new_cache()
 
     # ----------------------------------------------------------------- accounts
 
-    def account_by_public_key(self, public_key: str) -> Account | None:
+    def _cached_account(self, column: str, value: str) -> Account | None:
         self._cache_valid()
-        account = self._accounts.get(public_key)
+        account = self._accounts.get((column, value))
         if account is None:
             row = self._reader.execute(
-                "SELECT id, name, public_key, private_key, disabled, created FROM accounts WHERE public_key = ?",
-                (public_key,),
+                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ?", (value,)
             ).fetchone()
             if row is None:
                 return None
-            account = self._accounts[public_key] = _account(row)
+            account = self._accounts[(column, value)] = _account(row)
         return account
 
+    def account_by_public_key(self, public_key: str) -> Account | None:
+        return self._cached_account("public_key", public_key)
+
+    def account_by_id(self, account_id: str) -> Account | None:
+        return self._cached_account("id", account_id)
+
     def account_by_name(self, name: str) -> Account | None:
-        row = self._reader.execute(
-            "SELECT id, name, public_key, private_key, disabled, created FROM accounts WHERE name = ?", (name,)
-        ).fetchone()
+        row = self._reader.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE name = ?", (name,)).fetchone()
         return _account(row) if row else None
+
+    def credential(self, public_key: str) -> tuple[Account, Token | None] | None:
+        """The account a public key signs for, and the token when it is a token's key."""
+        account = self.account_by_public_key(public_key)
+        if account is not None:
+            return account, None
+        token = self.token_by_public_key(public_key)
+        if token is None:
+            return None
+        account = self.account_by_id(token.account_id)
+        return (account, token) if account is not None else None
 
     def _insert_account(self, conn: sqlite3.Connection, account: Account) -> None:
         conn.execute(
@@ -322,9 +205,7 @@ class SqliteMetaStore:
     def accounts(self) -> list[Account]:
         return [
             _account(row)
-            for row in self._reader.execute(
-                "SELECT id, name, public_key, private_key, disabled, created FROM accounts ORDER BY created, name"
-            )
+            for row in self._reader.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY created, name")
         ]
 
     def set_account_disabled_sync(self, name: str, disabled: bool) -> bool:
@@ -367,7 +248,7 @@ class SqliteMetaStore:
         def insert(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
-                    f"INSERT INTO buckets({_BUCKET_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO buckets({_BUCKET_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         bucket.name,
                         bucket.id,
@@ -377,6 +258,8 @@ class SqliteMetaStore:
                         bucket.region,
                         bucket.created,
                         bucket.modified,
+                        bucket.max_bytes,
+                        bucket.max_objects,
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -390,6 +273,19 @@ class SqliteMetaStore:
                 "UPDATE buckets SET type = ?, modified = ? WHERE name = ?", (type_, modified, name)
             )
         )
+
+    def bucket_usage(self, name: str) -> BucketUsage:
+        row = self._reader.execute("SELECT used_bytes, object_count FROM buckets WHERE name = ?", (name,)).fetchone()
+        return BucketUsage(*row) if row else BucketUsage(0, 0)
+
+    def _set_caps(self, conn: sqlite3.Connection, name: str, max_bytes: int, max_objects: int) -> None:
+        conn.execute("UPDATE buckets SET max_bytes = ?, max_objects = ? WHERE name = ?", (max_bytes, max_objects, name))
+
+    async def set_bucket_caps(self, name: str, max_bytes: int, max_objects: int) -> None:
+        await self._write_config(lambda conn: self._set_caps(conn, name, max_bytes, max_objects))
+
+    def set_bucket_caps_sync(self, name: str, max_bytes: int, max_objects: int) -> None:
+        self._write_config_sync(lambda conn: self._set_caps(conn, name, max_bytes, max_objects))
 
     async def delete_bucket(self, name: str) -> None:
         def delete(conn: sqlite3.Connection) -> None:
@@ -453,6 +349,7 @@ class SqliteMetaStore:
             if old is None:
                 return False
             conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+            _adjust_bucket(conn, bucket, -old.size, -1)
             _release(conn, old.manifest)
             return True
 
@@ -468,6 +365,7 @@ class SqliteMetaStore:
             if not force and _current(conn, bucket, new_key) is not None:
                 raise RenameConflict(f"{new_key!r} already exists; pass force=true to replace it")
             conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+            _adjust_bucket(conn, bucket, -source.size, -1)
             source.key = new_key
             source.modified = now
             _store_object(conn, source)
@@ -518,7 +416,8 @@ class SqliteMetaStore:
 
     async def put_part(self, part: Part, mime: str | None = None, *, inline: dict[str, bytes] | None = None) -> None:
         def put(conn: sqlite3.Connection) -> None:
-            if not conn.execute("SELECT 1 FROM uploads WHERE id = ?", (part.upload_id,)).fetchone():
+            upload = conn.execute("SELECT bucket FROM uploads WHERE id = ?", (part.upload_id,)).fetchone()
+            if upload is None:
                 raise UploadNotFound()
             if mime:
                 conn.execute("UPDATE uploads SET mime = ? WHERE id = ?", (mime, part.upload_id))
@@ -531,12 +430,15 @@ class SqliteMetaStore:
                 "INSERT OR REPLACE INTO parts(upload_id, number, blob_id, size, etag, sha1) VALUES(?, ?, ?, ?, ?, ?)",
                 (part.upload_id, part.number, part.blob.blob_id, part.blob.size, part.etag, part.sha1),
             )
+            _adjust_bucket(conn, upload[0], part.blob.size - (old[1] if old else 0), 0)
             if old is not None:
                 _release(conn, [BlobRef(old[0], old[1])])
 
         await self._write(put)
 
-    async def finish_upload(self, upload_id: str, new_key: str | None, build: FinishBuilder) -> ObjectRecord:
+    async def finish_upload(
+        self, upload_id: str, new_key: str | None, build: FinishBuilder, *, if_absent: bool = False
+    ) -> ObjectRecord:
         def finish(conn: sqlite3.Connection) -> ObjectRecord:
             row = conn.execute(
                 "SELECT id, bucket, key, mime, created FROM uploads WHERE id = ?", (upload_id,)
@@ -555,22 +457,27 @@ class SqliteMetaStore:
             if new_key and _current(conn, upload.bucket, key) is not None:
                 key = new_key
             record = build(upload, parts, key)
-            _store_object(conn, record)  # the parts' references pass to the object
+            if if_absent and _current(conn, upload.bucket, key) is not None:
+                raise Conflict(f"key {key!r} already exists")
             conn.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+            _adjust_bucket(conn, upload.bucket, -sum(part.blob.size for part in parts), 0)
+            _store_object(conn, record)  # the parts' references pass to the object
             return record
 
         return await self._write(finish)
 
     async def abort_upload(self, upload_id: str) -> None:
         def abort(conn: sqlite3.Connection) -> None:
-            if not conn.execute("SELECT 1 FROM uploads WHERE id = ?", (upload_id,)).fetchone():
+            upload = conn.execute("SELECT bucket FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+            if upload is None:
                 raise UploadNotFound()
             refs = [
                 BlobRef(r[0], r[1])
                 for r in conn.execute("SELECT blob_id, size FROM parts WHERE upload_id = ?", (upload_id,))
             ]
             _release(conn, refs)
+            _adjust_bucket(conn, upload[0], -sum(ref.size for ref in refs), 0)
             conn.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
 
@@ -616,15 +523,6 @@ class SqliteMetaStore:
 
     async def release_blobs(self, refs: list[BlobRef]) -> None:
         await self._write(lambda conn: _release(conn, refs))
-
-
-def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.cancelled():
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
 
 
 def _missing(key: str) -> HoldallError:

@@ -1,0 +1,277 @@
+"""Projects, tokens, quotas and usage on SQLite.
+
+Usage arrives in batches from each process's meter (requests and download bytes) and is added to
+the day's row and taken off the quota in one transaction. Storage is metered as byte-seconds:
+each batch first accrues, for every account and region, the bytes its buckets hold times the
+seconds since the last accrual, split over the days they fall in.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from holdall.errors import ApiError
+from holdall.store.meta.base import (
+    DAY,
+    DOWNLOAD_TRAFFIC,
+    REQUEST_COUNT,
+    STORAGE_VOLUME,
+    Project,
+    Token,
+    UsageDay,
+    UsageDeltas,
+)
+from holdall.store.meta.sqlite_base import SqliteBase
+
+_TOKEN_COLUMNS = (
+    "id, account_id, name, public_key, private_key, spec, expire_time, region, project_id, created, modified"
+)
+MAX_SPLIT_DAYS = 400
+ACCRUED_UNTIL = "storage_accrued_until"
+
+
+def _token(row: tuple[Any, ...]) -> Token:
+    spec = json.loads(row[5])
+    return Token(
+        id=row[0],
+        account_id=row[1],
+        name=row[2],
+        public_key=row[3],
+        private_key=row[4],
+        ops=spec["ops"],
+        prefixes=spec["prefixes"],
+        buckets=spec["buckets"],
+        expire_time=row[6],
+        white_ips=spec["white_ips"],
+        black_ips=spec["black_ips"],
+        region=row[7],
+        project_id=row[8],
+        created=row[9],
+        modified=row[10],
+    )
+
+
+def _token_row(token: Token) -> tuple[Any, ...]:
+    spec = {
+        "ops": token.ops,
+        "prefixes": token.prefixes,
+        "buckets": token.buckets,
+        "white_ips": token.white_ips,
+        "black_ips": token.black_ips,
+    }
+    return (
+        token.id,
+        token.account_id,
+        token.name,
+        token.public_key,
+        token.private_key,
+        json.dumps(spec),
+        token.expire_time,
+        token.region,
+        token.project_id,
+        token.created,
+        token.modified,
+    )
+
+
+def day_of(moment: float) -> int:
+    return int(moment // DAY) * DAY
+
+
+def day_spans(start: float, end: float) -> list[tuple[int, float]]:
+    """(day, seconds) covering ``start..end``; a span of more than 400 days counts on its last day."""
+    if end - start > MAX_SPLIT_DAYS * DAY:
+        return [(day_of(end), end - start)]
+    spans = []
+    moment = start
+    while moment < end:
+        day = day_of(moment)
+        until = min(end, day + DAY)
+        spans.append((day, until - moment))
+        moment = until
+    return spans
+
+
+def _add_usage(conn: sqlite3.Connection, account_id: str, region: str, day: int, column: str, amount: float) -> None:
+    conn.execute(
+        f"INSERT INTO usage(account_id, region, day, {column}) VALUES(?, ?, ?, ?)"
+        f" ON CONFLICT(account_id, region, day) DO UPDATE SET {column} = {column} + excluded.{column}",
+        (account_id, region, day, amount),
+    )
+
+
+def _consume(conn: sqlite3.Connection, account_id: str, region: str, type_: str, amount: float) -> None:
+    conn.execute(
+        "UPDATE quotas SET remaining = remaining - ? WHERE account_id = ? AND region = ? AND type = ?",
+        (amount, account_id, region, type_),
+    )
+
+
+def _accrue_storage(conn: sqlite3.Connection, now: float) -> None:
+    row = conn.execute("SELECT value FROM settings WHERE name = ?", (ACCRUED_UNTIL,)).fetchone()
+    if row is None:
+        conn.execute("INSERT INTO settings(name, value) VALUES(?, ?)", (ACCRUED_UNTIL, now))
+        return
+    start: float = row[0]
+    if now - start < 1:
+        return
+    spans = day_spans(start, now)
+    stored = conn.execute(
+        "SELECT account_id, region, sum(used_bytes) FROM buckets GROUP BY account_id, region HAVING sum(used_bytes) > 0"
+    ).fetchall()
+    for account_id, region, used in stored:
+        for day, seconds in spans:
+            _add_usage(conn, account_id, region, day, "storage_byte_seconds", used * seconds)
+        _consume(conn, account_id, region, STORAGE_VOLUME, used * (now - start))
+    conn.execute("UPDATE settings SET value = ? WHERE name = ?", (now, ACCRUED_UNTIL))
+
+
+class SqliteLedger(SqliteBase):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tokens: dict[str, Token | None] = self._new_cache()
+
+    # ----------------------------------------------------------------- projects
+
+    def projects(self, account_id: str) -> list[Project]:
+        return [
+            Project(*row)
+            for row in self._reader.execute(
+                "SELECT id, account_id, name, created FROM projects WHERE account_id = ? ORDER BY created, id",
+                (account_id,),
+            )
+        ]
+
+    def project(self, project_id: str) -> Project | None:
+        row = self._reader.execute(
+            "SELECT id, account_id, name, created FROM projects WHERE id = ?", (project_id,)
+        ).fetchone()
+        return Project(*row) if row else None
+
+    def create_project_sync(self, project: Project) -> None:
+        self.write_sync(
+            lambda conn: conn.execute(
+                "INSERT INTO projects(id, account_id, name, created) VALUES(?, ?, ?, ?)",
+                (project.id, project.account_id, project.name, project.created),
+            )
+        )
+
+    # ----------------------------------------------------------------- tokens
+
+    def token_by_public_key(self, public_key: str) -> Token | None:
+        self._cache_valid()
+        if public_key in self._tokens:
+            return self._tokens[public_key]
+        row = self._reader.execute(
+            f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE public_key = ?", (public_key,)
+        ).fetchone()
+        token = self._tokens[public_key] = _token(row) if row else None
+        return token
+
+    def tokens(self, account_id: str, token_id: str | None = None) -> list[Token]:
+        sql = f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE account_id = ?"
+        args: list[Any] = [account_id]
+        if token_id is not None:
+            sql += " AND id = ?"
+            args.append(token_id)
+        return [_token(row) for row in self._reader.execute(sql + " ORDER BY created, id", args)]
+
+    async def create_token(self, token: Token, limit: int) -> None:
+        def create(conn: sqlite3.Connection) -> None:
+            (count,) = conn.execute("SELECT count(*) FROM tokens WHERE account_id = ?", (token.account_id,)).fetchone()
+            if count >= limit:
+                raise ApiError(15038, f"an account may hold {limit} tokens")
+            conn.execute(
+                f"INSERT INTO tokens({_TOKEN_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _token_row(token)
+            )
+
+        await self._write_config(create)
+
+    async def replace_token(self, token: Token) -> None:
+        def replace(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(
+                "UPDATE tokens SET name = ?, spec = ?, expire_time = ?, region = ?, modified = ?"
+                " WHERE id = ? AND account_id = ?",
+                (
+                    token.name,
+                    _token_row(token)[5],
+                    token.expire_time,
+                    token.region,
+                    token.modified,
+                    token.id,
+                    token.account_id,
+                ),
+            )
+            if cursor.rowcount == 0:
+                raise ApiError(15040, f"no token {token.id!r}")
+
+        await self._write_config(replace)
+
+    async def delete_token(self, account_id: str, token_id: str) -> None:
+        def delete(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute("DELETE FROM tokens WHERE id = ? AND account_id = ?", (token_id, account_id))
+            if cursor.rowcount == 0:
+                raise ApiError(15040, f"no token {token_id!r}")
+
+        await self._write_config(delete)
+
+    # ----------------------------------------------------------------- quotas
+
+    def quotas(self, account_id: str) -> dict[tuple[str, str], float]:
+        """(region, type) → remaining, in raw units, for every quota the account has."""
+        return {
+            (region, type_): remaining
+            for region, type_, remaining in self._reader.execute(
+                "SELECT region, type, remaining FROM quotas WHERE account_id = ?", (account_id,)
+            )
+        }
+
+    def all_quotas(self) -> dict[tuple[str, str, str], float]:
+        """(account id, region, type) → remaining, for every quota there is."""
+        return {
+            (account_id, region, type_): remaining
+            for account_id, region, type_, remaining in self._reader.execute(
+                "SELECT account_id, region, type, remaining FROM quotas"
+            )
+        }
+
+    def _add_quota(self, conn: sqlite3.Connection, account_id: str, region: str, amounts: dict[str, float]) -> None:
+        conn.executemany(
+            "INSERT INTO quotas(account_id, region, type, remaining) VALUES(?, ?, ?, ?)"
+            " ON CONFLICT(account_id, region, type) DO UPDATE SET remaining = remaining + excluded.remaining",
+            [(account_id, region, type_, amount) for type_, amount in amounts.items()],
+        )
+
+    async def add_quota(self, account_id: str, region: str, amounts: dict[str, float]) -> None:
+        await self._write_config(lambda conn: self._add_quota(conn, account_id, region, amounts))
+
+    def add_quota_sync(self, account_id: str, region: str, amounts: dict[str, float]) -> None:
+        self._write_config_sync(lambda conn: self._add_quota(conn, account_id, region, amounts))
+
+    # ----------------------------------------------------------------- usage
+
+    async def record_usage(self, deltas: UsageDeltas, now: float) -> None:
+        def record(conn: sqlite3.Connection) -> None:
+            _accrue_storage(conn, now)
+            day = day_of(now)
+            for (account_id, region), (requests, download) in deltas.items():
+                if requests:
+                    _add_usage(conn, account_id, region, day, "requests", requests)
+                    _consume(conn, account_id, region, REQUEST_COUNT, requests)
+                if download:
+                    _add_usage(conn, account_id, region, day, "download_bytes", download)
+                    _consume(conn, account_id, region, DOWNLOAD_TRAFFIC, download)
+
+        await self._write(record)
+
+    def usage_days(self, account_id: str, region: str, first: int, last: int) -> dict[int, UsageDay]:
+        return {
+            row[0]: UsageDay(*row)
+            for row in self._reader.execute(
+                "SELECT day, storage_byte_seconds, download_bytes, requests FROM usage"
+                " WHERE account_id = ? AND region = ? AND day BETWEEN ? AND ?",
+                (account_id, region, first, last),
+            )
+        }
