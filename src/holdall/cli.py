@@ -8,10 +8,13 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from holdall.config import GiB, Settings
 from holdall.keys import new_key_pair, root_key_pair
-from holdall.store.meta.base import Account
+from holdall.service.buckets import DEFAULT_PROJECT, new_project_id
+from holdall.service.quotas import UNIT_NAMES, to_raw, to_units
+from holdall.store.meta.base import DOWNLOAD_TRAFFIC, REQUEST_COUNT, STORAGE_VOLUME, Account, Project
 from holdall.store.meta.sqlite import SqliteMetaStore
 
 ROOT_ACCOUNT = "root"
@@ -81,6 +84,11 @@ def serve(args: argparse.Namespace) -> None:
         max_object_size=args.max_object_size,
         inline_limit=args.inline_limit,
         clock_file=Path(args.clock_file).resolve() if args.clock_file else None,
+        max_tokens=args.max_tokens,
+        usage_flush_interval=args.usage_flush_interval,
+        price_storage_volume=args.price_storage_volume,
+        price_download_traffic=args.price_download_traffic,
+        price_request_count=args.price_request_count,
     )
     prepare_data_dir(settings)
     print(
@@ -134,6 +142,110 @@ def account_disable(args: argparse.Namespace) -> None:
     print(f"account {args.name} {'enabled' if args.enable else 'disabled'}")
 
 
+def _account(meta: SqliteMetaStore, name: str) -> Account:
+    account = meta.account_by_name(name)
+    if account is None:
+        raise SystemExit(f"holdall: no account {name!r}")
+    return account
+
+
+def quota_grant(args: argparse.Namespace) -> None:
+    amounts = {
+        STORAGE_VOLUME: args.storage_volume,
+        DOWNLOAD_TRAFFIC: args.download_traffic,
+        REQUEST_COUNT: args.request_count,
+    }
+    given = {quota_type: to_raw(quota_type, units) for quota_type, units in amounts.items() if units}
+    if not given:
+        raise SystemExit("holdall: give --storage-volume, --download-traffic or --request-count")
+    meta = _open_meta(args.data)
+    try:
+        account = _account(meta, args.account)
+        meta.add_quota_sync(account.id, args.region, given)
+    finally:
+        meta.close()
+    quota_show(args)
+
+
+def quota_show(args: argparse.Namespace) -> None:
+    meta = _open_meta(args.data)
+    try:
+        found = meta.quotas(_account(meta, args.account).id)
+    finally:
+        meta.close()
+    if not found:
+        print(f"account {args.account}: no quota set, unlimited")
+    for (region, quota_type), raw in sorted(found.items()):
+        print(f"{args.account}\t{region}\t{quota_type}\t{to_units(quota_type, raw):.6g} {UNIT_NAMES[quota_type]} left")
+
+
+def bucket_limit(args: argparse.Namespace) -> None:
+    meta = _open_meta(args.data)
+    try:
+        bucket = meta.bucket(args.name)
+        if bucket is None:
+            raise SystemExit(f"holdall: no bucket {args.name!r}")
+        max_bytes = bucket.max_bytes if args.max_bytes is None else args.max_bytes
+        max_objects = bucket.max_objects if args.max_objects is None else args.max_objects
+        meta.set_bucket_caps_sync(bucket.name, max_bytes, max_objects)
+    finally:
+        meta.close()
+    print(f"bucket {args.name}: at most {max_bytes or 'any number of'} bytes, {max_objects or 'any number of'} objects")
+
+
+def project_create(args: argparse.Namespace) -> None:
+    meta = _open_meta(args.data)
+    try:
+        account = _account(meta, args.account)
+        project = Project(new_project_id(), account.id, args.name, int(time.time()))
+        meta.create_project_sync(project)
+    finally:
+        meta.close()
+    print(f"project {project.id} ({args.name}) of account {args.account}")
+
+
+def project_list(args: argparse.Namespace) -> None:
+    meta = _open_meta(args.data)
+    try:
+        projects = meta.projects(_account(meta, args.account).id)
+    finally:
+        meta.close()
+    print(f"{DEFAULT_PROJECT}\t(the default project)")
+    for project in projects:
+        print(f"{project.id}\t{project.name}")
+
+
+def _add_admin_commands(commands: Any) -> list[argparse.ArgumentParser]:
+    quota = commands.add_parser("quota", help="grant and show quotas").add_subparsers(dest="action", required=True)
+    grant = quota.add_parser("grant", help="add quota to an account in a region")
+    grant.add_argument("account")
+    grant.add_argument("--region", default="cn-bj")
+    grant.add_argument("--storage-volume", type=float, default=0, help="GB·day")
+    grant.add_argument("--download-traffic", type=float, default=0, help="GB")
+    grant.add_argument("--request-count", type=float, default=0, help="units of 10,000 requests")
+    grant.set_defaults(func=quota_grant)
+    show = quota.add_parser("show", help="show what an account has left")
+    show.add_argument("account")
+    show.set_defaults(func=quota_show)
+
+    bucket = commands.add_parser("bucket", help="bucket caps").add_subparsers(dest="action", required=True)
+    limit = bucket.add_parser("limit", help="cap a bucket's bytes and object count (0: no cap)")
+    limit.add_argument("name")
+    limit.add_argument("--max-bytes", type=int, default=None)
+    limit.add_argument("--max-objects", type=int, default=None)
+    limit.set_defaults(func=bucket_limit)
+
+    project = commands.add_parser("project", help="projects of an account").add_subparsers(dest="action", required=True)
+    create = project.add_parser("create", help="create a project and print its ProjectId")
+    create.add_argument("account")
+    create.add_argument("name")
+    create.set_defaults(func=project_create)
+    listing = project.add_parser("list", help="list an account's projects")
+    listing.add_argument("account")
+    listing.set_defaults(func=project_list)
+    return [grant, show, limit, create, listing]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="holdall", description="A self-hosted object store.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -166,6 +278,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     run.add_argument("--graceful-timeout", type=int, default=30, help="seconds in-flight requests get on SIGTERM")
     run.add_argument("--clock-file", default=None, help="file holding seconds to add to the clock (for tests)")
+    run.add_argument("--max-tokens", type=int, default=50, help="tokens an account may hold (default 50)")
+    run.add_argument(
+        "--usage-flush-interval", type=float, default=1.0, help="seconds between writes of usage counts (default 1)"
+    )
+    run.add_argument("--price-storage-volume", type=float, default=0.72, help="fen per GB·day")
+    run.add_argument("--price-download-traffic", type=float, default=40.0, help="fen per GB")
+    run.add_argument("--price-request-count", type=float, default=1.0, help="fen per 10,000 requests")
     run.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     run.set_defaults(func=serve)
 
@@ -179,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     disable.add_argument("name")
     disable.add_argument("--enable", action="store_true", help="enable it again")
     disable.set_defaults(func=account_disable)
-    for sub in (create, listing, disable):
+    for sub in (create, listing, disable, *_add_admin_commands(commands)):
         sub.add_argument("--data", default="holdall-data", help="data directory (default ./holdall-data)")
 
     args = parser.parse_args(argv)

@@ -25,6 +25,11 @@ class Settings:
     min_free_bytes: int = 256 * 1024 * 1024
     body_timeout: float = 60.0
     clock_file: Path | None = None
+    max_tokens: int = 50
+    usage_flush_interval: float = 1.0
+    price_storage_volume: float = 0.72
+    price_download_traffic: float = 40.0
+    price_request_count: float = 1.0
 
     @property
     def meta_path(self) -> Path:

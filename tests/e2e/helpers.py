@@ -6,8 +6,10 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import requests
+from ufile.auth import Auth
 from ufile.baseufile import BaseUFile
 
 from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server
@@ -64,16 +66,32 @@ def raw_request(server: Server, payload: bytes, half_close: bool = True) -> byte
         return b"".join(chunks)
 
 
+def holdall_cli(data_dir: Path, *args: str) -> str:
+    """Runs ``holdall <args> --data <data_dir>`` and returns what it printed."""
+    command = [sys.executable, "-m", "holdall", *args, "--data", str(data_dir)]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
 def create_account(data_dir: Path, name: str) -> tuple[str, str]:
-    out = subprocess.run(
-        [sys.executable, "-m", "holdall", "account", "create", name, "--data", str(data_dir)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    out = holdall_cli(data_dir, "account", "create", name)
     fields = {}
     for line in out.splitlines():
         name, sep, value = line.partition(":")
         if sep:
             fields[name.strip()] = value.strip()
     return fields["public key"], fields["private key"]
+
+
+def api(server: Server, action: str, keys: tuple[str, str] = (ACCESS_KEY, SECRET_KEY), **params: object) -> Any:
+    """A management call signed by the SDK's own signer; returns the JSON reply."""
+    query = {"Action": action, "PublicKey": keys[0], **{name: str(value) for name, value in params.items()}}
+    query["Signature"] = Auth(*keys).bucket_signature(query)
+    response = requests.get(server.url + "/", params=query)
+    assert response.status_code == 200, response.text
+    assert response.json()["Action"] == f"{action}Response"
+    return response.json()
+
+
+def numbered(name: str, values: list[str]) -> dict[str, str]:
+    """``AllowedOps=[a, b]`` → ``{"AllowedOps.0": a, "AllowedOps.1": b}``."""
+    return {f"{name}.{index}": value for index, value in enumerate(values)}

@@ -66,7 +66,15 @@ class TokenScope:
     def _refuse(self, rule: str, detail: str) -> AccessDenied:
         return AccessDenied(f"token {self.name!r} ({self.token_id}) refused by {rule}: {detail}")
 
+    def update_refused(self, key: str) -> AccessDenied:
+        return self._refuse(DENY_UPDATE, f"{key!r} exists and this token may not overwrite it")
+
     def check(self, op: Op, bucket: str, key: str | None, client_ip: str, now: float) -> None:
+        """Raises :class:`AccessDenied` unless this token may do ``op`` on ``bucket/key``.
+
+        ``key`` is the decoded object key, or for listings the listed prefix; None skips the prefix
+        rule. Bucket ownership is checked by the caller, who knows the bucket's owner.
+        """
         if now >= self.expire_time:
             raise self._refuse("ExpireTime", f"the token expired at {self.expire_time}")
         if self.black_ips and _ip_matches(client_ip, self.black_ips):
@@ -91,15 +99,6 @@ class Principal:
     @property
     def deny_update(self) -> bool:
         return self.token is not None and self.token.deny_update
-
-    def authorize(self, op: Op, bucket: str, key: str | None, client_ip: str, now: float) -> None:
-        """Raises :class:`AccessDenied` unless this principal may do ``op`` on ``bucket/key``.
-
-        ``key`` is the decoded object key, or for listings the listed prefix; None skips the prefix
-        rule. Bucket ownership is checked by the caller, who knows the bucket's owner.
-        """
-        if self.token is not None:
-            self.token.check(op, bucket, key, client_ip, now)
 
 
 ANONYMOUS = Principal(account_id="", public_key="", anonymous=True)

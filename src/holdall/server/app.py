@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from holdall import clock
 from holdall.config import Settings
@@ -15,12 +15,16 @@ from holdall.server.authenticate import Authenticator
 from holdall.server.http import Receive, Request, Response, Scope, Send, send_response
 from holdall.server.replies import error_response, json_response, session_id
 from holdall.server.routing import route
+from holdall.server.ufile_accounting_api import AccountingApi
 from holdall.server.ufile_api import ManagementApi
 from holdall.server.ufile_data import DataPlane
 from holdall.service.buckets import BucketService
 from holdall.service.lifecycle import Sweeper
 from holdall.service.multipart import MultipartService
 from holdall.service.objects import ObjectService
+from holdall.service.quotas import PriceTable, QuotaBook
+from holdall.service.tokens import TokenService
+from holdall.service.usage import Meter
 from holdall.store.blobs.file import FileBlobStore
 from holdall.store.meta.sqlite import SqliteMetaStore
 
@@ -34,7 +38,8 @@ class Components:
     data: DataPlane
     api: ManagementApi
     sweeper: Sweeper
-    sweeper_task: asyncio.Task[None] | None = None
+    meter: Meter
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 def build(settings: Settings) -> Components:
@@ -44,12 +49,17 @@ def build(settings: Settings) -> Components:
     executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="holdall-io")
     objects = ObjectService(settings, meta, blobs, executor)
     buckets = BucketService(settings, meta)
+    book = QuotaBook(meta)
+    meter = Meter(meta, book, settings.usage_flush_interval)
+    prices = PriceTable(settings.price_storage_volume, settings.price_download_traffic, settings.price_request_count)
+    accounting = AccountingApi(meta, TokenService(settings, meta), book, prices, settings.region)
     return Components(
         meta=meta,
         executor=executor,
-        data=DataPlane(meta, objects, MultipartService(objects), Authenticator(meta)),
-        api=ManagementApi(meta, buckets, settings.region),
+        data=DataPlane(meta, objects, MultipartService(objects), Authenticator(meta), book, meter),
+        api=ManagementApi(meta, buckets, settings.region, accounting.actions()),
         sweeper=Sweeper(settings, meta, blobs, executor),
+        meter=meter,
     )
 
 
@@ -83,16 +93,22 @@ class HoldallApp:
 
     def startup(self) -> None:
         self.parts = build(self.settings)
+        loop = asyncio.get_running_loop()
         if self.settings.sweep_interval > 0:
-            self.parts.sweeper_task = asyncio.get_running_loop().create_task(self.parts.sweeper.run_forever())
+            self.parts.tasks.append(loop.create_task(self.parts.sweeper.run_forever()))
+        self.parts.tasks.append(loop.create_task(self.parts.meter.run_forever()))
 
     async def shutdown(self) -> None:
         if self.parts is None:
             return
-        if self.parts.sweeper_task is not None:
-            self.parts.sweeper_task.cancel()
+        for task in self.parts.tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self.parts.sweeper_task
+                await task
+        try:
+            await self.parts.meter.flush()
+        except Exception:
+            log.exception("the last usage flush failed")
         self.parts.executor.shutdown(wait=True)
         self.parts.meta.close()
 

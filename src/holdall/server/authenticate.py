@@ -8,12 +8,25 @@ from __future__ import annotations
 
 from holdall import clock
 from holdall.auth import ufile
-from holdall.auth.principal import ANONYMOUS, Principal
+from holdall.auth.principal import ANONYMOUS, Principal, TokenScope
 from holdall.errors import AccessDenied, BadRequest, MissingAuthorization
 from holdall.server.http import Request
-from holdall.store.meta.base import MetaStore
+from holdall.store.meta.base import MetaStore, Token
 
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+
+
+def scope_of(token: Token) -> TokenScope:
+    return TokenScope(
+        token_id=token.id,
+        name=token.name,
+        ops=frozenset(token.ops),
+        buckets=tuple(token.buckets),
+        prefixes=tuple(token.prefixes),
+        expire_time=token.expire_time,
+        white_ips=tuple(token.white_ips),
+        black_ips=tuple(token.black_ips),
+    )
 
 
 class Authenticator:
@@ -21,10 +34,13 @@ class Authenticator:
         self.meta = meta
 
     def _secret(self, public_key: str) -> tuple[str, Principal]:
-        account = self.meta.account_by_public_key(public_key)
-        if account is None or account.disabled:
+        found = self.meta.credential(public_key)
+        if found is None or found[0].disabled:
             raise AccessDenied(f"unknown or disabled public key {public_key!r}")
-        return account.private_key, Principal(account.id, public_key)
+        account, token = found
+        if token is None:
+            return account.private_key, Principal(account.id, public_key)
+        return token.private_key, Principal(account.id, public_key, token=scope_of(token))
 
     def principal(
         self,

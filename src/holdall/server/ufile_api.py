@@ -14,13 +14,14 @@ from holdall.auth import ufile
 from holdall.errors import ApiError
 from holdall.server.http import Request, Response
 from holdall.server.replies import api_error_response, api_response
-from holdall.service.buckets import DEFAULT_PROJECT, BucketService
+from holdall.service.buckets import BucketService, resolve_project
 from holdall.store.meta.base import Bucket, MetaStore
 
 Handler = Callable[[str, dict[str, str]], Awaitable[dict[str, Any]]]
+MAX_BYTES_CAP = 2**62
 
 
-def _int(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+def param_int(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = params.get(name, "")
     if raw == "":
         return default
@@ -33,15 +34,29 @@ def _int(params: dict[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
-def _required(params: dict[str, str], name: str) -> str:
+def required(params: dict[str, str], name: str) -> str:
     value = params.get(name, "")
     if not value:
         raise ApiError(15002, f"missing {name}")
     return value
 
 
+def param_list(params: dict[str, str], name: str) -> list[str] | None:
+    """``Name.0``, ``Name.1``, … in order of their numbers; None when none is given."""
+    numbered = []
+    for param, value in params.items():
+        base, dot, number = param.partition(".")
+        if base == name and dot:
+            if not number.isdigit():
+                raise ApiError(15017, f"{param}: the part after the dot must be a number")
+            numbered.append((int(number), value))
+    if not numbered:
+        return None
+    return [value for _, value in sorted(numbered)]
+
+
 class ManagementApi:
-    def __init__(self, meta: MetaStore, buckets: BucketService, default_region: str) -> None:
+    def __init__(self, meta: MetaStore, buckets: BucketService, default_region: str, more: dict[str, Handler]) -> None:
         self.meta = meta
         self.buckets = buckets
         self.default_region = default_region
@@ -49,7 +64,9 @@ class ManagementApi:
             "CreateBucket": self.create_bucket,
             "DescribeBucket": self.describe_bucket,
             "UpdateBucket": self.update_bucket,
+            "UpdateBucketQuota": self.update_bucket_quota,
             "DeleteBucket": self.delete_bucket,
+            **more,
         }
 
     async def handle(self, request: Request, params: dict[str, str]) -> Response:
@@ -77,6 +94,7 @@ class ManagementApi:
         return account.id
 
     def _bucket_set(self, bucket: Bucket) -> dict[str, Any]:
+        usage = self.meta.bucket_usage(bucket.name)
         return {
             "BucketName": bucket.name,
             "BucketId": bucket.id,
@@ -90,15 +108,19 @@ class ManagementApi:
             "Tag": "Default",
             "HasUserDomain": 0,
             "ProjectId": bucket.project_id,
+            "MaxBytes": bucket.max_bytes,
+            "MaxObjects": bucket.max_objects,
+            "UsedBytes": usage.used_bytes,
+            "ObjectCount": usage.object_count,
         }
 
     async def create_bucket(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
         bucket = await self.buckets.create(
             account_id,
-            _required(params, "BucketName"),
+            required(params, "BucketName"),
             params.get("Type") or "private",
             params.get("Region") or self.default_region,
-            params.get("ProjectId") or DEFAULT_PROJECT,
+            resolve_project(self.meta, account_id, params.get("ProjectId")),
         )
         return {"BucketName": bucket.name, "BucketId": bucket.id}
 
@@ -107,16 +129,26 @@ class ManagementApi:
         buckets = self.buckets.describe(
             account_id,
             name,
-            params.get("ProjectId") or None,
-            _int(params, "Offset", 0, 0, 10**9),
-            _int(params, "Limit", 20, 1, 1000),
+            resolve_project(self.meta, account_id, params["ProjectId"]) if params.get("ProjectId") else None,
+            param_int(params, "Offset", 0, 0, 10**9),
+            param_int(params, "Limit", 20, 1, 1000),
         )
         return {"DataSet": [self._bucket_set(bucket) for bucket in buckets]}
 
     async def update_bucket(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
-        bucket = await self.buckets.update(account_id, _required(params, "BucketName"), _required(params, "Type"))
+        bucket = await self.buckets.update(account_id, required(params, "BucketName"), required(params, "Type"))
         return {"BucketName": bucket.name, "BucketId": bucket.id}
 
+    async def update_bucket_quota(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
+        """Hard caps on a bucket's bytes and object count (0: none), held inside every write's transaction."""
+        bucket = self.buckets.owned(account_id, required(params, "BucketName"))
+        if "MaxBytes" not in params and "MaxObjects" not in params:
+            raise ApiError(15002, "give MaxBytes, MaxObjects or both")
+        max_bytes = param_int(params, "MaxBytes", bucket.max_bytes, 0, MAX_BYTES_CAP)
+        max_objects = param_int(params, "MaxObjects", bucket.max_objects, 0, MAX_BYTES_CAP)
+        await self.meta.set_bucket_caps(bucket.name, max_bytes, max_objects)
+        return {"BucketName": bucket.name, "BucketId": bucket.id, "MaxBytes": max_bytes, "MaxObjects": max_objects}
+
     async def delete_bucket(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
-        bucket = await self.buckets.delete(account_id, _required(params, "BucketName"))
+        bucket = await self.buckets.delete(account_id, required(params, "BucketName"))
         return {"BucketName": bucket.name, "BucketId": bucket.id}

@@ -6,18 +6,22 @@ Requests that are not uploads never reach the upload path: a PUT with ``uploadId
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import unquote
 
+from holdall import clock
 from holdall.auth import ufile
-from holdall.auth.principal import Principal
+from holdall.auth.principal import Op, Principal
 from holdall.errors import (
     AccessDenied,
     BadRequest,
     BucketNotFound,
+    Conflict,
     FileNotFound,
     HoldallError,
     MethodNotAllowed,
@@ -32,7 +36,9 @@ from holdall.server.routing import Target, check_key
 from holdall.service.blobsink import parse_content_md5
 from holdall.service.multipart import MultipartService, parse_etag_list
 from holdall.service.objects import INLINE_READ_LIMIT, MAX_LIST, Listing, ObjectService
-from holdall.store.meta.base import Bucket, MetaStore, ObjectRecord
+from holdall.service.quotas import QuotaBook
+from holdall.service.usage import Meter
+from holdall.store.meta.base import DOWNLOAD_TRAFFIC, REQUEST_COUNT, STORAGE_VOLUME, Bucket, MetaStore, ObjectRecord
 
 STORAGE_CLASSES = ("STANDARD", "IA", "ARCHIVE")
 MAX_SMALL_BODY = 1024 * 1024
@@ -57,6 +63,11 @@ def _int_param(query: dict[str, str], name: str, default: int, low: int, high: i
     return value
 
 
+def _client_ip(request: Request) -> str:
+    client = request.scope.get("client")
+    return str(client[0]) if client else ""
+
+
 def _object_headers(record: ObjectRecord) -> Response:
     return Response(
         200,
@@ -76,11 +87,15 @@ class DataPlane:
         objects: ObjectService,
         multipart: MultipartService,
         authenticator: Authenticator,
+        quotas: QuotaBook,
+        meter: Meter,
     ) -> None:
         self.meta = meta
         self.objects = objects
         self.multipart = multipart
         self.authn = authenticator
+        self.quotas = quotas
+        self.meter = meter
 
     # ----------------------------------------------------------------- dispatch
 
@@ -133,23 +148,55 @@ class DataPlane:
         raise MethodNotAllowed(f"{method} is not supported here")
 
     def _authorize(
-        self, request: Request, bucket: Bucket, key: str, *, read: bool = False, suffixes: tuple[str, ...] = ("",)
+        self,
+        request: Request,
+        bucket: Bucket,
+        key: str,
+        op: Op,
+        *,
+        scope_key: str | None = None,
+        suffixes: tuple[str, ...] = ("",),
     ) -> Principal:
+        """Checks the signature over ``key``, then everything else that may refuse ``op``:
+        the bucket's owner, the token's rules (on ``scope_key``, default ``key``) and the quotas."""
         principal = self.authn.principal(
-            request, bucket.name, key, suffixes=suffixes, allow_anonymous=read and bucket.type == "public"
+            request, bucket.name, key, suffixes=suffixes, allow_anonymous=op is Op.READ and bucket.type == "public"
         )
+        return self._admit(principal, request, bucket, op, key if scope_key is None else scope_key)
+
+    def _admit(self, principal: Principal, request: Request, bucket: Bucket, op: Op, key: str | None) -> Principal:
         self._check_owner(principal, bucket)
+        if principal.token is not None:
+            principal.token.check(op, bucket.name, key, _client_ip(request), clock.now())
+        owner, region = bucket.account_id, bucket.region
+        self.quotas.check(owner, region, REQUEST_COUNT)
+        if op is Op.WRITE:
+            self.quotas.check(owner, region, STORAGE_VOLUME)
+        elif op is Op.READ and request.method == "GET":
+            self.quotas.check(owner, region, DOWNLOAD_TRAFFIC)
+        self.meter.count(owner, region)
         return principal
+
+    @staticmethod
+    def _also(principal: Principal, request: Request, op: Op, bucket: Bucket, key: str) -> None:
+        """A token's rules for a second bucket or key that the same request touches."""
+        if principal.token is not None:
+            principal.token.check(op, bucket.name, key, _client_ip(request), clock.now())
 
     @staticmethod
     def _check_owner(principal: Principal, bucket: Bucket) -> None:
         if not principal.anonymous and principal.account_id != bucket.account_id:
             raise AccessDenied(f"this key may not use bucket {bucket.name!r}")
 
+    def _refuse_update(self, principal: Principal, bucket: Bucket, key: str) -> None:
+        """Refuses early, before any byte is stored, a token that may not overwrite an existing key."""
+        if principal.token is not None and principal.deny_update and self.meta.object(bucket.name, key) is not None:
+            raise principal.token.update_refused(key)
+
     # ----------------------------------------------------------------- reads
 
     def get(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key, read=True)
+        self._authorize(request, bucket, key, Op.READ)
         record, inline = self.objects.require_for_read(bucket.name, key)
         response = _object_headers(record)
         since = request.header("if-modified-since")
@@ -171,6 +218,7 @@ class DataPlane:
         response.length = length
         if request.method == "HEAD" or length == 0:
             return response
+        self.meter.add_download(bucket.account_id, bucket.region, length)
         if inline is not None:
             response.body = inline[start : end + 1] if length != len(inline) else inline
         elif length <= INLINE_READ_LIMIT:
@@ -180,8 +228,8 @@ class DataPlane:
         return response
 
     def prefix_file_list(self, request: Request, bucket: Bucket) -> Response:
-        self._authorize(request, bucket, "")
         query = request.query
+        self._authorize(request, bucket, "", Op.LIST, scope_key=query.get("prefix", ""))
         limit = _int_param(query, "limit", 20, 1, MAX_LIST)
         listing = self.objects.list_prefix(bucket.name, query.get("prefix", ""), query.get("marker", ""), limit)
         return json_response(
@@ -207,7 +255,14 @@ class DataPlane:
 
     def list_objects(self, request: Request, bucket: Bucket) -> Response:
         query = request.query
-        self._authorize(request, bucket, "", suffixes=("", ufile.listobjects_suffix(query)))
+        self._authorize(
+            request,
+            bucket,
+            "",
+            Op.LIST,
+            scope_key=query.get("prefix", ""),
+            suffixes=("", ufile.listobjects_suffix(query)),
+        )
         prefix, marker, delimiter = query.get("prefix", ""), query.get("marker", ""), query.get("delimiter", "")
         limit = _int_param(query, "max-keys", 100, 1, MAX_LIST)
         listing: Listing = self.objects.list_delimited(bucket.name, prefix, marker, limit, delimiter)
@@ -236,9 +291,10 @@ class DataPlane:
         )
 
     def list_parts(self, request: Request, bucket: Bucket) -> Response:
-        self._authorize(request, bucket, "")
+        principal = self._authorize(request, bucket, "", Op.LIST, scope_key="")
         query = request.query
         upload = self.multipart.require(query.get("uploadId", ""), bucket.name)
+        self._also(principal, request, Op.LIST, bucket, upload.key)
         limit = _int_param(query, "max-parts", 1000, 1, 1000)
         after = _int_param(query, "part-number-marker", -1, -1, 10**9)
         parts = self.multipart.parts(upload, after, limit + 1)
@@ -260,15 +316,18 @@ class DataPlane:
     # ----------------------------------------------------------------- writes
 
     async def put(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key)
-        record = await self.objects.put(
-            bucket.name,
-            key,
-            request.header("content-type"),
-            request.chunks(),
-            declared_size=request.content_length,
-            expected_md5=parse_content_md5(request.header("content-md5")),
-        )
+        principal = self._authorize(request, bucket, key, Op.WRITE)
+        self._refuse_update(principal, bucket, key)
+        with _update_refusal(principal, key):
+            record = await self.objects.put(
+                bucket.name,
+                key,
+                request.header("content-type"),
+                request.chunks(),
+                declared_size=request.content_length,
+                expected_md5=parse_content_md5(request.header("content-md5")),
+                if_absent=principal.deny_update,
+            )
         return Response(200).header("etag", record.etag)
 
     async def post_file(self, request: Request, bucket: Bucket) -> Response:
@@ -281,11 +340,19 @@ class DataPlane:
         principal = self.authn.principal(
             request, bucket.name, key, authorization=fields.get("Authorization", ""), content_type=mime
         )
-        self._check_owner(principal, bucket)
+        self._admit(principal, request, bucket, Op.WRITE, key)
+        self._refuse_update(principal, bucket, key)
         md5 = parse_content_md5(fields.get("Content-MD5") or request.header("content-md5"))
-        record = await self.objects.put(
-            bucket.name, key, mime, reader.file_chunks(), declared_size=None, expected_md5=md5
-        )
+        with _update_refusal(principal, key):
+            record = await self.objects.put(
+                bucket.name,
+                key,
+                mime,
+                reader.file_chunks(),
+                declared_size=None,
+                expected_md5=md5,
+                if_absent=principal.deny_update,
+            )
         try:
             await reader.finish()
         except HoldallError:
@@ -295,18 +362,22 @@ class DataPlane:
     async def upload_hit(self, request: Request, bucket: Bucket) -> Response:
         query = request.query
         key = check_key(query.get("FileName", ""))
-        principal = self._authorize(request, bucket, key)
+        principal = self._authorize(request, bucket, key, Op.WRITE)
         etag = query.get("Hash", "")
         size = _int_param(query, "FileSize", -1, 0, 2**63 - 1)
         if not etag or size < 0:
             raise BadRequest("UploadHit needs Hash, FileName and FileSize")
-        record = await self.objects.upload_hit(principal.account_id, bucket.name, key, etag, size)
+        with _update_refusal(principal, key):
+            record = await self.objects.upload_hit(
+                principal.account_id, bucket.name, key, etag, size, if_absent=principal.deny_update
+            )
         if record is None:
             raise FileNotFound("no file with this Hash and FileSize is stored in this account")
         return Response(200).header("etag", record.etag)
 
     async def copy(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = self._authorize(request, bucket, key)
+        principal = self._authorize(request, bucket, key, Op.WRITE)
+        self._refuse_update(principal, bucket, key)
         source = request.header("x-ufile-copy-source")
         try:
             src_bucket_name, _, src_key = unquote(source.lstrip("/"), errors="strict").partition("/")
@@ -317,27 +388,36 @@ class DataPlane:
             raise BucketNotFound(f"copy source bucket not exist: {src_bucket_name!r}")
         if src_bucket.type != "public":
             self._check_owner(principal, src_bucket)
+        src_key = check_key(src_key)
+        self._also(principal, request, Op.READ, src_bucket, src_key)
         async for _ in request.chunks():
             raise BadRequest("a copy request has no body")
-        record = await self.objects.copy(src_bucket.name, check_key(src_key), bucket.name, key)
+        with _update_refusal(principal, key):
+            record = await self.objects.copy(
+                src_bucket.name, src_key, bucket.name, key, if_absent=principal.deny_update
+            )
         return Response(200).header("etag", record.etag)
 
     async def rename(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key)
+        principal = self._authorize(request, bucket, key, Op.WRITE)
         new_key = check_key(request.query["newFileName"])
+        self._also(principal, request, Op.WRITE, bucket, new_key)
         force = request.query.get("force", "false").lower()
         if force not in ("true", "false"):
             raise BadRequest("force is true or false")
+        if force == "true" and principal.deny_update:
+            self._refuse_update(principal, bucket, new_key)
+            force = "false"
         await self.objects.rename(bucket.name, key, new_key, force == "true")
         return Response(200)
 
     async def restore(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key)
+        self._authorize(request, bucket, key, Op.WRITE)
         self.objects.require(bucket.name, key)
         return Response(200)
 
     async def set_storage_class(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key)
+        self._authorize(request, bucket, key, Op.WRITE)
         storage_class = request.query["storageClass"].upper()
         if storage_class not in STORAGE_CLASSES:
             raise BadRequest(f"storageClass is one of {', '.join(STORAGE_CLASSES)}")
@@ -345,7 +425,7 @@ class DataPlane:
         return Response(200)
 
     async def op_meta(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key)
+        self._authorize(request, bucket, key, Op.WRITE)
         try:
             body = json.loads(await request.read(64 * 1024))
         except (ValueError, UnicodeDecodeError):
@@ -359,7 +439,7 @@ class DataPlane:
         return Response(200)
 
     async def delete(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key)
+        self._authorize(request, bucket, key, Op.DELETE)
         try:
             await self.objects.delete(bucket.name, key)
         except FileNotFound:
@@ -369,12 +449,13 @@ class DataPlane:
     # ----------------------------------------------------------------- multipart
 
     async def initiate(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key)
+        principal = self._authorize(request, bucket, key, Op.WRITE)
+        self._refuse_update(principal, bucket, key)
         upload = await self.multipart.initiate(bucket.name, key, request.header("content-type"))
         return json_response({"UploadId": upload.id, "BlkSize": BLOCK_SIZE, "Bucket": bucket.name, "Key": key})
 
     async def upload_part(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key)
+        self._authorize(request, bucket, key, Op.WRITE)
         upload = self.multipart.require(request.query["uploadId"], bucket.name)
         if upload.key != key:
             raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
@@ -392,21 +473,33 @@ class DataPlane:
         return json_response({"PartNumber": part.number}).header("etag", part.etag)
 
     async def finish(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key)
+        principal = self._authorize(request, bucket, key, Op.WRITE)
         upload = self.multipart.require(request.query["uploadId"], bucket.name)
         if upload.key != key:
             raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
         new_key = request.query.get("newKey") or None
         if new_key is not None:
-            check_key(new_key)
+            self._also(principal, request, Op.WRITE, bucket, check_key(new_key))
         etags = parse_etag_list(await request.read(MAX_SMALL_BODY))
-        record = await self.multipart.finish(upload, etags, new_key)
+        with _update_refusal(principal, new_key or key):
+            record = await self.multipart.finish(upload, etags, new_key, if_absent=principal.deny_update)
         return json_response({"Bucket": bucket.name, "Key": record.key, "FileSize": record.size}).header(
             "etag", record.etag
         )
 
     async def abort(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key)
+        self._authorize(request, bucket, key, Op.DELETE)
         upload = self.multipart.require(request.query["uploadId"], bucket.name)
         await self.multipart.abort(upload)
         return Response(200)
+
+
+@contextlib.contextmanager
+def _update_refusal(principal: Principal, key: str) -> Iterator[None]:
+    """Turns "the key exists" from a write made with ``if_absent`` into the token's refusal."""
+    try:
+        yield
+    except Conflict:
+        if principal.token is None:
+            raise
+        raise principal.token.update_refused(key) from None

@@ -37,8 +37,22 @@ def bucket_name_problem(name: str) -> str | None:
     return None
 
 
+def resolve_project(meta: MetaStore, account_id: str, project_id: str | None) -> str:
+    """The project a call names, or the account's default project when it names none."""
+    if not project_id or project_id == DEFAULT_PROJECT:
+        return DEFAULT_PROJECT
+    project = meta.project(project_id)
+    if project is None or project.account_id != account_id:
+        raise ApiError(15017, f"no project {project_id!r} in this account")
+    return project.id
+
+
 def new_bucket_id() -> str:
     return "oss-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+def new_project_id() -> str:
+    return "org-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
 
 
 class BucketService:

@@ -65,7 +65,9 @@ class MultipartService:
             raise
         return part
 
-    async def finish(self, upload: Upload, etags: list[str], new_key: str | None) -> ObjectRecord:
+    async def finish(
+        self, upload: Upload, etags: list[str], new_key: str | None, *, if_absent: bool = False
+    ) -> ObjectRecord:
         def build(current: Upload, parts: list[Part], key: str) -> ObjectRecord:
             if not parts:
                 raise BadRequest("the upload has no parts")
@@ -95,7 +97,7 @@ class MultipartService:
                 manifest=[part.blob for part in parts],
             )
 
-        return await self.meta.finish_upload(upload.id, new_key, build)
+        return await self.meta.finish_upload(upload.id, new_key, build, if_absent=if_absent)
 
     async def abort(self, upload: Upload) -> None:
         await self.meta.abort_upload(upload.id)

@@ -92,26 +92,32 @@ class ObjectService:
         if not is_inline(blob_id):
             self.blobs.delete(blob_id)
 
-    async def _link(self, source: ObjectRecord, bucket: str, key: str, storage_class: str) -> ObjectRecord:
+    async def _link(
+        self, source: ObjectRecord, bucket: str, key: str, storage_class: str, if_absent: bool
+    ) -> ObjectRecord:
         """A new object at ``bucket/key`` that shares the blobs of ``source``."""
         now = int(clock.now())
         record = dataclasses.replace(
             source, bucket=bucket, key=key, created=now, modified=now, storage_class=storage_class
         )
-        await self.meta.put_object(record)
+        await self.meta.put_object(record, if_absent=if_absent)
         return record
 
-    async def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> ObjectRecord:
+    async def copy(
+        self, src_bucket: str, src_key: str, bucket: str, key: str, *, if_absent: bool = False
+    ) -> ObjectRecord:
         source = self.require(src_bucket, src_key)
-        return await self._link(source, bucket, key, source.storage_class)
+        return await self._link(source, bucket, key, source.storage_class, if_absent)
 
-    async def upload_hit(self, account_id: str, bucket: str, key: str, etag: str, size: int) -> ObjectRecord | None:
+    async def upload_hit(
+        self, account_id: str, bucket: str, key: str, etag: str, size: int, *, if_absent: bool = False
+    ) -> ObjectRecord | None:
         """Links content that this account already stores; None when it stores no such content."""
         etags = [EMPTY_ETAG, EMPTY_ETAG_ALT] if etag in (EMPTY_ETAG, EMPTY_ETAG_ALT) else [etag]
         found = self.meta.object_by_etag(account_id, etags, size)
         if found is None:
             return None
-        return await self._link(found, bucket, key, "STANDARD")
+        return await self._link(found, bucket, key, "STANDARD", if_absent)
 
     async def delete(self, bucket: str, key: str) -> None:
         if not await self.meta.delete_object(bucket, key):

@@ -158,6 +158,7 @@ UsageDeltas = dict[tuple[str, str], list[int]]
 
 
 class MetaStore(Protocol):
+    def generation(self) -> int: ...
     def bump_generation(self) -> None:
         """Tells every process that accounts, buckets, tokens or quotas changed."""
         ...
@@ -247,3 +248,22 @@ QUOTA_TYPES = (STORAGE_VOLUME, DOWNLOAD_TRAFFIC, REQUEST_COUNT)
 """Quota remaining is kept in raw units: byte-seconds, bytes and requests respectively."""
 
 DAY = 86400
+MAX_SPLIT_DAYS = 400
+
+
+def day_of(moment: float) -> int:
+    return int(moment // DAY) * DAY
+
+
+def day_spans(start: float, end: float) -> list[tuple[int, float]]:
+    """(day, seconds) covering ``start..end``; a span of more than 400 days counts on its last day."""
+    if end - start > MAX_SPLIT_DAYS * DAY:
+        return [(day_of(end), end - start)]
+    spans = []
+    moment = start
+    while moment < end:
+        day = day_of(moment)
+        until = min(end, day + DAY)
+        spans.append((day, until - moment))
+        moment = until
+    return spans

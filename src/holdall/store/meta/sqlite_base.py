@@ -140,6 +140,9 @@ class SqliteBase:
                 cache.clear()
             self._cache_generation = current
 
+    def generation(self) -> int:
+        return self._generation.value()
+
     def bump_generation(self) -> None:
         self._generation.bump()
 

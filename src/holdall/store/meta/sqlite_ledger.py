@@ -14,7 +14,6 @@ from typing import Any
 
 from holdall.errors import ApiError
 from holdall.store.meta.base import (
-    DAY,
     DOWNLOAD_TRAFFIC,
     REQUEST_COUNT,
     STORAGE_VOLUME,
@@ -22,13 +21,14 @@ from holdall.store.meta.base import (
     Token,
     UsageDay,
     UsageDeltas,
+    day_of,
+    day_spans,
 )
 from holdall.store.meta.sqlite_base import SqliteBase
 
 _TOKEN_COLUMNS = (
     "id, account_id, name, public_key, private_key, spec, expire_time, region, project_id, created, modified"
 )
-MAX_SPLIT_DAYS = 400
 ACCRUED_UNTIL = "storage_accrued_until"
 
 
@@ -74,24 +74,6 @@ def _token_row(token: Token) -> tuple[Any, ...]:
         token.created,
         token.modified,
     )
-
-
-def day_of(moment: float) -> int:
-    return int(moment // DAY) * DAY
-
-
-def day_spans(start: float, end: float) -> list[tuple[int, float]]:
-    """(day, seconds) covering ``start..end``; a span of more than 400 days counts on its last day."""
-    if end - start > MAX_SPLIT_DAYS * DAY:
-        return [(day_of(end), end - start)]
-    spans = []
-    moment = start
-    while moment < end:
-        day = day_of(moment)
-        until = min(end, day + DAY)
-        spans.append((day, until - moment))
-        moment = until
-    return spans
 
 
 def _add_usage(conn: sqlite3.Connection, account_id: str, region: str, day: int, column: str, amount: float) -> None:
