@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ufile.auth import Auth
 
-from tests.e2e.helpers import signed_headers
-from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server
+from tests.e2e.helpers import create_account, signed_headers
+from tests.e2e.server import Server
 
 QUERY_NAMES = [
     "list", "listobjects", "muploadpart", "uploads", "uploadId", "partNumber", "newFileName", "force", "restore",
@@ -59,16 +61,72 @@ def test_random_data_plane_requests(
         assert {"RetCode", "ErrMsg"} <= set(response.json())
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@pytest.fixture(scope="module")
+def fuzz_keys(server: Server) -> tuple[str, str]:
+    """An account of its own: random calls may buy it quotas that would limit the other tests."""
+    return create_account(server.data, f"fuzz-{uuid.uuid4().hex[:8]}")
+
+
+ACTIONS = [
+    "CreateBucket",
+    "DescribeBucket",
+    "UpdateBucket",
+    "DeleteBucket",
+    "UpdateBucketQuota",
+    "CreateUFileToken",
+    "UpdateUFileToken",
+    "DeleteUFileToken",
+    "DescribeUFileToken",
+    "GetUFileQuota",
+    "GetUFileQuotaInfo",
+    "GetUFileQuotaPrice",
+    "BuyUFileQuota",
+    "GetUFileReport",
+    "Nope",
+]
+PARAMS = [
+    "BucketName",
+    "Name",
+    "Type",
+    "Region",
+    "ProjectId",
+    "Offset",
+    "Limit",
+    "MaxBytes",
+    "MaxObjects",
+    "TokenId",
+    "TokenName",
+    "AllowedOps.0",
+    "AllowedOps.x",
+    "AllowedPrefixes.0",
+    "AllowedBuckets.0",
+    "ExpireTime",
+    "WhiteIPList.0",
+    "BlackIPList.1",
+    "QuotaType",
+    "QuotaType.0",
+    "StorageVolume",
+    "DownloadTraffic",
+    "RequestCount",
+    "StartTime",
+    "EndTime",
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
-    action=st.sampled_from(["CreateBucket", "DescribeBucket", "UpdateBucket", "DeleteBucket", "Nope"]),
+    action=st.sampled_from(ACTIONS),
     params=st.dictionaries(
-        st.sampled_from(["BucketName", "Name", "Type", "Region", "ProjectId", "Offset", "Limit"]), values, max_size=4
+        st.sampled_from(PARAMS),
+        values,
+        max_size=5,
     ),
 )
-def test_random_management_calls(server: Server, action: str, params: dict[str, str]) -> None:
+def test_random_management_calls(
+    server: Server, fuzz_keys: tuple[str, str], action: str, params: dict[str, str]
+) -> None:
     query: dict[str, Any] = {"Action": action, **params}
-    query["Signature"] = Auth(ACCESS_KEY, SECRET_KEY).bucket_signature(query)
+    query["Signature"] = Auth(*fuzz_keys).bucket_signature(query)
     response = requests.get(f"{server.url}/", params=query, timeout=30)
     assert response.status_code == 200, response.text
     assert isinstance(response.json()["RetCode"], int)
