@@ -262,3 +262,17 @@ def test_quota_cli(qserver: Server) -> None:
     shown = tenant.grant(storage_volume=100, request_count=2)
     assert "storage-volume\t100 GB·day left" in shown and "request-count\t2 ×10,000 requests left" in shown
     assert tenant.api("GetUFileQuota", QuotaType="storage-volume")["LeftQuota"] == pytest.approx(100, abs=0.01)
+
+
+def test_bucket_and_region_parameter_errors(qserver: Server) -> None:
+    tenant = Tenant(qserver)
+    name = f"q-{uuid.uuid4().hex[:12]}"
+    assert tenant.api("CreateBucket", BucketName=name, Type="secret")["RetCode"] == 15003
+    assert tenant.api("CreateBucket", BucketName=name, Region="CN BJ!")["RetCode"] == 15017
+    assert tenant.api("CreateBucket", BucketName="A_B")["RetCode"] == 15001
+    assert tenant.api("CreateBucket", BucketName=tenant.bucket)["RetCode"] == 15000
+    assert tenant.api("UpdateBucket", BucketName=tenant.bucket, Type="open")["RetCode"] == 15003
+    assert tenant.api("UpdateBucket", BucketName=name, Type="public")["RetCode"] == 15010
+    assert tenant.api("DescribeBucket", Limit=0)["RetCode"] == 15018
+    assert tenant.api("DescribeBucket", Offset="x")["RetCode"] == 15017
+    assert tenant.api("GetUFileQuotaInfo", Region="cn bj", **{"QuotaType.0": "request-count"})["RetCode"] == 15017

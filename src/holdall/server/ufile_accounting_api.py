@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from holdall.errors import ApiError
-from holdall.server.ufile_api import Handler, param_int, param_list, required
+from holdall.server.ufile_api import Handler, param_int, param_list, region_param, required
 from holdall.service.quotas import PURCHASE_RULES, PriceTable, QuotaBook, to_raw
 from holdall.service.tokens import TokenChanges, TokenService
 from holdall.service.usage import report
@@ -49,7 +49,7 @@ def _token_changes(params: dict[str, str]) -> TokenChanges:
         expire_time=param_int(params, "ExpireTime", 0, 0, MAX_TIME) if expire else None,
         white_ips=param_list(params, "WhiteIPList"),
         black_ips=param_list(params, "BlackIPList"),
-        region=params.get("Region") or None,
+        region=region_param(params, "") or None,
     )
 
 
@@ -106,7 +106,7 @@ class AccountingApi:
         return {"LeftQuota": _number(round(sum(found) / to_raw(quota_type, 1), 6))}
 
     async def get_quota_info(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
-        region = required(params, "Region")
+        region = region_param(params, None)
         types = [self._quota_type(value) for value in param_list(params, "QuotaType") or []]
         if not types:
             raise ApiError(15002, "missing QuotaType.0")
@@ -131,11 +131,12 @@ class AccountingApi:
         return amounts
 
     async def get_quota_price(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
+        region_param(params, self.default_region)
         return {"Price": _number(self.prices.price(self._purchase(params)))}
 
     async def buy_quota(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
         """Adds quota to the account in a region, priced as GetUFileQuotaPrice prices it."""
-        region = params.get("Region") or self.default_region
+        region = region_param(params, self.default_region)
         amounts = self._purchase(params)
         if not any(amounts.values()):
             raise ApiError(15002, "give StorageVolume, DownloadTraffic or RequestCount")
@@ -146,7 +147,7 @@ class AccountingApi:
     # ----------------------------------------------------------------- usage
 
     async def get_report(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
-        region = params.get("Region") or self.default_region
+        region = region_param(params, self.default_region)
         start = param_int(params, "StartTime", -1, 0, MAX_TIME)
         end = param_int(params, "EndTime", -1, 0, MAX_TIME)
         if start < 0 or end < 0:

@@ -7,6 +7,7 @@ on failure, ``Message``.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from holdall.store.meta.base import Bucket, MetaStore
 
 Handler = Callable[[str, dict[str, str]], Awaitable[dict[str, Any]]]
 MAX_BYTES_CAP = 2**62
+_REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
 def param_int(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -38,6 +40,18 @@ def required(params: dict[str, str], name: str) -> str:
     value = params.get(name, "")
     if not value:
         raise ApiError(15002, f"missing {name}")
+    return value
+
+
+def region_param(params: dict[str, str], default: str | None) -> str:
+    """The Region a call names (``default`` when it names none; None: the call must name one)."""
+    value = params.get("Region", "")
+    if not value:
+        if default is None:
+            raise ApiError(15002, "missing Region")
+        return default
+    if not _REGION.match(value):
+        raise ApiError(15017, f"Region {value!r}: lower-case letters, digits and hyphens, at most 32")
     return value
 
 
@@ -119,7 +133,7 @@ class ManagementApi:
             account_id,
             required(params, "BucketName"),
             params.get("Type") or "private",
-            params.get("Region") or self.default_region,
+            region_param(params, self.default_region),
             resolve_project(self.meta, account_id, params.get("ProjectId")),
         )
         return {"BucketName": bucket.name, "BucketId": bucket.id}
