@@ -43,6 +43,9 @@ from holdall.store.meta.base import DOWNLOAD_TRAFFIC, REQUEST_COUNT, STORAGE_VOL
 STORAGE_CLASSES = ("STANDARD", "IA", "ARCHIVE")
 MAX_SMALL_BODY = 1024 * 1024
 BUCKET_ROOT_QUERIES = ("list", "listobjects", "muploadpart")
+_REQUEST_QUOTAS = (REQUEST_COUNT,)
+_WRITE_QUOTAS = (REQUEST_COUNT, STORAGE_VOLUME)
+_DOWNLOAD_QUOTAS = (REQUEST_COUNT, DOWNLOAD_TRAFFIC)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -169,11 +172,12 @@ class DataPlane:
         if principal.token is not None:
             principal.token.check(op, bucket.name, key, _client_ip(request), clock.now())
         owner, region = bucket.account_id, bucket.region
-        self.quotas.check(owner, region, REQUEST_COUNT)
         if op is Op.WRITE:
-            self.quotas.check(owner, region, STORAGE_VOLUME)
+            self.quotas.check(owner, region, _WRITE_QUOTAS)
         elif op is Op.READ and request.method == "GET":
-            self.quotas.check(owner, region, DOWNLOAD_TRAFFIC)
+            self.quotas.check(owner, region, _DOWNLOAD_QUOTAS)
+        else:
+            self.quotas.check(owner, region, _REQUEST_QUOTAS)
         self.meter.count(owner, region)
         return principal
 

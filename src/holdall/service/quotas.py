@@ -66,28 +66,31 @@ def to_units(quota_type: str, raw: float) -> float:
 
 class QuotaBook:
     """What each account has left, as this process last read it: refreshed after every usage flush
-    and whenever quota is added, so a refusal lags consumption by at most one flush interval."""
+    and whenever quota is added, so a refusal lags consumption by at most one flush interval.
+    The data plane looks up the bucket (which notices changes) before it asks."""
 
     def __init__(self, meta: MetaStore) -> None:
         self.meta = meta
         self.remaining: dict[tuple[str, str, str], float] = {}
-        self.seen_generation = -1
+        self._fresh = meta.new_cache()  # emptied by the store when quota is added anywhere
 
     def refresh(self) -> None:
         self.remaining = self.meta.all_quotas()
-        self.seen_generation = self.meta.generation()
+        self._fresh["quotas"] = True
 
-    def check(self, account_id: str, region: str, quota_type: str) -> None:
-        if self.meta.generation() != self.seen_generation:
+    def check(self, account_id: str, region: str, quota_types: tuple[str, ...]) -> None:
+        """Refuses a request that consumes any of ``quota_types`` while the account owes one of them."""
+        if not self._fresh:
             self.refresh()
         if not self.remaining:
             return
-        left = self.remaining.get((account_id, region, quota_type))
-        if left is not None and left <= 0:
-            raise QuotaExceeded(
-                f"the {quota_type} quota of region {region} is used up"
-                f" ({to_units(quota_type, left):.6g} {UNIT_NAMES[quota_type]} left): add quota to go on"
-            )
+        for quota_type in quota_types:
+            left = self.remaining.get((account_id, region, quota_type))
+            if left is not None and left <= 0:
+                raise QuotaExceeded(
+                    f"the {quota_type} quota of region {region} is used up"
+                    f" ({to_units(quota_type, left):.6g} {UNIT_NAMES[quota_type]} left): add quota to go on"
+                )
 
     def left(self, account_id: str, region: str) -> dict[str, float | None]:
         """Units left of each type; None where the account has no quota of that type."""

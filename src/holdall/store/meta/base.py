@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(slots=True)
@@ -159,6 +159,11 @@ UsageDeltas = dict[tuple[str, str], list[int]]
 
 class MetaStore(Protocol):
     def generation(self) -> int: ...
+    def new_cache(self) -> dict[Any, Any]:
+        """A dict of this process's, emptied once any process changes accounts, buckets, tokens or quotas
+        (noticed at the next account or bucket lookup)."""
+        ...
+
     def bump_generation(self) -> None:
         """Tells every process that accounts, buckets, tokens or quotas changed."""
         ...

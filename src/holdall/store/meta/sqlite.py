@@ -152,28 +152,29 @@ def _store_object(conn: sqlite3.Connection, record: ObjectRecord) -> None:
 class SqliteMetaStore(SqliteLedger):
     def __init__(self, path: Path) -> None:
         super().__init__(path)
-        self._buckets: dict[str, Bucket] = self._new_cache()
-        self._accounts: dict[tuple[str, str], Account] = self._new_cache()
+        self._buckets: dict[str, Bucket] = self.new_cache()
+        self._accounts: dict[str, Account] = self.new_cache()
+        self._accounts_by_id: dict[str, Account] = self.new_cache()
 
     # ----------------------------------------------------------------- accounts
 
-    def _cached_account(self, column: str, value: str) -> Account | None:
+    def _cached_account(self, cache: dict[str, Account], column: str, value: str) -> Account | None:
         self._cache_valid()
-        account = self._accounts.get((column, value))
+        account = cache.get(value)
         if account is None:
             row = self._reader.execute(
                 f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ?", (value,)
             ).fetchone()
             if row is None:
                 return None
-            account = self._accounts[(column, value)] = _account(row)
+            account = cache[value] = _account(row)
         return account
 
     def account_by_public_key(self, public_key: str) -> Account | None:
-        return self._cached_account("public_key", public_key)
+        return self._cached_account(self._accounts, "public_key", public_key)
 
     def account_by_id(self, account_id: str) -> Account | None:
-        return self._cached_account("id", account_id)
+        return self._cached_account(self._accounts_by_id, "id", account_id)
 
     def account_by_name(self, name: str) -> Account | None:
         row = self._reader.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE name = ?", (name,)).fetchone()

@@ -127,7 +127,7 @@ class SqliteBase:
         result: T = value
         return result
 
-    def _new_cache(self) -> dict[Any, Any]:
+    def new_cache(self) -> dict[Any, Any]:
         """A per-process cache of configuration, emptied whenever any process changes it."""
         cache: dict[Any, Any] = {}
         self._caches.append(cache)

@@ -113,7 +113,7 @@ def _accrue_storage(conn: sqlite3.Connection, now: float) -> None:
 class SqliteLedger(SqliteBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._tokens: dict[str, Token | None] = self._new_cache()
+        self._tokens: dict[str, Token | None] = self.new_cache()
 
     # ----------------------------------------------------------------- projects
 
