@@ -6,6 +6,10 @@
     ├── BadRequest               400, malformed input of any kind
     ├── MissingAuthorization     401
     ├── AccessDenied             403, bad or expired signature, or no right
+    │   ├── SignatureMismatch    403, carries the string to sign the server computed
+    │   ├── RequestExpired       403
+    │   └── InvalidAccessKey     403, no such key pair
+    ├── AuthQueryInvalid         400, a presigned query that is malformed or lives too long
     ├── BucketNotFound           404
     ├── FileNotFound             404
     ├── UploadNotFound           404
@@ -29,6 +33,8 @@ from typing import ClassVar
 class HoldallError(Exception):
     status: ClassVar[int] = 400
     ret_code: ClassVar[int] = -15017
+    code: ClassVar[str] = "InvalidArgument"
+    """The error code of the S3, OSS, COS and TOS dialects."""
     default_message: ClassVar[str] = "invalid parameter"
 
     def __init__(self, message: str | None = None) -> None:
@@ -43,60 +49,93 @@ class BadRequest(HoldallError):
 class MissingAuthorization(HoldallError):
     status = 401
     ret_code = -148643
+    code = "AccessDenied"
     default_message = "no authorization found"
 
 
 class AccessDenied(HoldallError):
     status = 403
     ret_code = -148643
+    code = "AccessDenied"
     default_message = "invalid signature"
+
+
+class SignatureMismatch(AccessDenied):
+    code = "SignatureDoesNotMatch"
+    default_message = "The request signature we calculated does not match the signature you provided."
+
+    def __init__(self, message: str | None = None, *, string_to_sign: str = "", canonical_request: str = "") -> None:
+        super().__init__(message)
+        self.string_to_sign = string_to_sign
+        self.canonical_request = canonical_request
+
+
+class RequestExpired(AccessDenied):
+    default_message = "Request has expired"
+
+
+class InvalidAccessKey(AccessDenied):
+    code = "InvalidAccessKeyId"
+    default_message = "The access key you provided does not exist in our records."
+
+
+class AuthQueryInvalid(BadRequest):
+    code = "AuthorizationQueryParametersError"
 
 
 class BucketNotFound(HoldallError):
     status = 404
     ret_code = -30010
+    code = "NoSuchBucket"
     default_message = "bucket not exist"
 
 
 class FileNotFound(HoldallError):
     status = 404
     ret_code = -148654
+    code = "NoSuchKey"
     default_message = "file not exist"
 
 
 class UploadNotFound(HoldallError):
     status = 404
     ret_code = -148655
+    code = "NoSuchUpload"
     default_message = "upload id not exist"
 
 
 class MethodNotAllowed(HoldallError):
     status = 405
     ret_code = -148600
+    code = "MethodNotAllowed"
     default_message = "method not allowed"
 
 
 class RenameConflict(HoldallError):
     status = 406
     ret_code = -148662
+    code = "FileAlreadyExists"
     default_message = "target file already exists"
 
 
 class Conflict(HoldallError):
     status = 409
     ret_code = -148663
+    code = "FileAlreadyExists"
     default_message = "conflict"
 
 
 class EntityTooLarge(HoldallError):
     status = 413
     ret_code = -148665
+    code = "EntityTooLarge"
     default_message = "entity too large"
 
 
 class RangeNotSatisfiable(HoldallError):
     status = 416
     ret_code = -148666
+    code = "InvalidRange"
     default_message = "requested range not satisfiable"
 
     def __init__(self, size: int, message: str | None = None) -> None:
@@ -106,18 +145,21 @@ class RangeNotSatisfiable(HoldallError):
 
 class ChecksumMismatch(HoldallError):
     ret_code = -15036
+    code = "BadDigest"
     default_message = "check md5 failed"
 
 
 class QuotaExceeded(HoldallError):
     status = 403
     ret_code = -15011
+    code = "QuotaExceeded"
     default_message = "quota exceeded"
 
 
 class ServiceUnavailable(HoldallError):
     status = 503
     ret_code = -15004
+    code = "ServiceUnavailable"
     default_message = "service unavailable, try again"
 
 

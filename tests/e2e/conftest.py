@@ -17,12 +17,12 @@ _real_getaddrinfo = socket.getaddrinfo
 
 
 def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-    if isinstance(host, str) and host.endswith(".localhost"):
+    if isinstance(host, str) and (host.endswith(".localhost") or host.endswith(".127.0.0.1")):
         host = "127.0.0.1"
     return _real_getaddrinfo(host, *args, **kwargs)
 
 
-socket.getaddrinfo = _getaddrinfo  # *.localhost resolves to loopback in this process
+socket.getaddrinfo = _getaddrinfo  # *.localhost and <bucket>.127.0.0.1 resolve to loopback here
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from holdall import clock
 from holdall.config import Settings
 from holdall.errors import BadRequest, HoldallError
 from holdall.server.authenticate import Authenticator
+from holdall.server.dialects import UFILE, detect, dialect_error
 from holdall.server.http import Receive, Request, Response, Scope, Send, send_response
 from holdall.server.replies import error_response, json_response, session_id
 from holdall.server.routing import route
@@ -114,11 +115,14 @@ class HoldallApp:
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         head_only = scope["method"] == "HEAD"
+        dialect = UFILE
         try:
             request = Request(scope, receive, self.settings.body_timeout)
+            if request.query:
+                dialect = request.dialect = detect(request.query)
             response = await self.dispatch(request)
         except HoldallError as error:
-            response = error_response(error)
+            response = error_response(error) if dialect == UFILE else dialect_error(error, dialect)
         except Exception:
             sid = session_id()
             log.exception("unexpected error, session %s", sid)

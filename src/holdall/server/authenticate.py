@@ -9,10 +9,12 @@ from __future__ import annotations
 from holdall import clock
 from holdall.auth import ufile
 from holdall.auth.principal import ANONYMOUS, Principal, TokenScope
-from holdall.errors import AccessDenied, BadRequest, MissingAuthorization
+from holdall.errors import AccessDenied, BadRequest, InvalidAccessKey, MissingAuthorization
 from holdall.server.http import Request
+from holdall.server.presigned import PresignedAuth
 from holdall.store.meta.base import MetaStore, Token
 
+UFILE_DIALECT = "ufile"
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 
 
@@ -32,11 +34,18 @@ def scope_of(token: Token) -> TokenScope:
 class Authenticator:
     def __init__(self, meta: MetaStore) -> None:
         self.meta = meta
+        self.presigned = PresignedAuth(self.lookup)
+
+    def lookup(self, access_key: str, session_token: str) -> tuple[str, Principal]:
+        """The secret of a key pair and whom it signs for; temporary keys need their session token."""
+        if session_token:
+            raise AccessDenied("the security token is not valid for this access key")
+        return self._secret(access_key)
 
     def _secret(self, public_key: str) -> tuple[str, Principal]:
         found = self.meta.credential(public_key)
         if found is None or found[0].disabled:
-            raise AccessDenied(f"unknown or disabled public key {public_key!r}")
+            raise InvalidAccessKey(f"unknown or disabled access key {public_key!r}")
         account, token = found
         if token is None:
             return account.private_key, Principal(account.id, public_key)
@@ -58,6 +67,8 @@ class Authenticator:
         ``authorization`` and ``content_type`` override the header values (form uploads carry
         them as form fields).
         """
+        if authorization is None and request.dialect != UFILE_DIALECT:
+            return self.presigned.principal(request, bucket, key)
         header = authorization if authorization is not None else request.header("authorization")
         query = request.query
         if header:

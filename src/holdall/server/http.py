@@ -39,11 +39,23 @@ def parse_query(raw: bytes) -> dict[str, str]:
 class BodyIncomplete(HoldallError):
     """The client went away or stalled before the whole body arrived."""
 
+    code = "IncompleteBody"
     default_message = "request body incomplete"
 
 
 class Request:
-    __slots__ = ("_consumed", "_receive", "body_timeout", "headers", "method", "query", "raw_path", "scope")
+    __slots__ = (
+        "_consumed",
+        "_receive",
+        "body_timeout",
+        "dialect",
+        "headers",
+        "method",
+        "query",
+        "raw_path",
+        "scope",
+        "virtual_host",
+    )
 
     def __init__(self, scope: Scope, receive: Receive, body_timeout: float) -> None:
         self.scope = scope
@@ -57,6 +69,9 @@ class Request:
         }
         raw_query: bytes = scope["query_string"]
         self.query: dict[str, str] = parse_query(raw_query) if raw_query else {}
+        self.dialect = "ufile"
+        """The signing dialect of a presigned query, which also shapes the error replies."""
+        self.virtual_host = False
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name, default)

@@ -1,6 +1,7 @@
 """From Host and path to what a request addresses (REFERENCE §1, addressing).
 
-``<bucket>.<domain>[:port]`` is a bucket host and the whole path is the key; any other host is
+``<bucket>.<domain>[:port]`` and ``<bucket>.<IPv4 address>[:port]`` are bucket hosts and the whole
+path is the key; any other host is
 path style, ``/<bucket>/<key>``, and ``/`` there is the management API. The path is
 percent-decoded exactly once; ``+`` stays ``+``.
 """
@@ -61,6 +62,10 @@ def route(host: str, raw_path: bytes, domain: str) -> Target | None:
     suffix = "." + domain
     if name.endswith(suffix) and len(name) > len(suffix) and not _is_ip(name):
         return Target(name[: -len(suffix)], decode_path(raw_path)[1:], True)
+    if name.count(".") >= 4:  # <bucket>.<IPv4 address>, as the TOS and COS SDKs address an IP endpoint
+        bucket, _, rest = name.partition(".")
+        if _is_ip(rest) and not _is_ip(name):
+            return Target(bucket, decode_path(raw_path)[1:], True)
     path = decode_path(raw_path)
     if path in ("", "/"):
         return None

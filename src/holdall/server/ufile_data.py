@@ -103,6 +103,7 @@ class DataPlane:
     # ----------------------------------------------------------------- dispatch
 
     async def handle(self, request: Request, target: Target) -> Response:
+        request.virtual_host = target.virtual_host
         bucket = self.meta.bucket(target.bucket)
         if bucket is None:
             raise BucketNotFound(f"bucket not exist: {target.bucket!r}")

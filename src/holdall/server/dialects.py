@@ -1,0 +1,71 @@
+"""Which signing dialect a request speaks, and its error replies in that dialect's own shape.
+
+S3 and OSS answer errors in XML (``<Error><Code>…``), COS too, TOS in JSON ``{Code, Message,
+RequestId, HostId, EC}``, UFile in its RetCode JSON. A signature mismatch carries the string to
+sign the server computed (and the canonical request for the V4 dialects), so the caller can see
+where its own signer differs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from xml.sax.saxutils import escape
+
+from holdall.errors import HoldallError, RangeNotSatisfiable, SignatureMismatch
+from holdall.server.http import Response
+from holdall.server.replies import error_response, session_id
+
+UFILE = "ufile"
+MARKERS = (
+    ("X-Amz-Algorithm", "aws4"),
+    ("x-oss-signature-version", "oss4"),
+    ("x-oss-credential", "oss4"),
+    ("X-Tos-Algorithm", "tos4"),
+    ("OSSAccessKeyId", "oss1"),
+    ("AWSAccessKeyId", "aws2"),
+    ("q-sign-algorithm", "cos"),
+)
+FAMILY = {"aws4": "s3", "aws2": "s3", "oss4": "oss", "oss1": "oss", "tos4": "tos", "cos": "cos"}
+
+
+def detect(query: Mapping[str, str]) -> str:
+    """The dialect of a presigned query; UFile's when it is none of the others."""
+    for marker, dialect in MARKERS:
+        if marker in query:
+            return dialect
+    return UFILE
+
+
+def _xml_error(fields: list[tuple[str, str]], status: int) -> Response:
+    body = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in fields)
+    xml = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{body}</Error>'
+    return Response(status, [(b"content-type", b"application/xml")], xml.encode())
+
+
+def dialect_error(error: HoldallError, dialect: str) -> Response:
+    family = FAMILY.get(dialect)
+    if family is None:
+        return error_response(error)
+    request_id = session_id()
+    if family == "tos":
+        payload = {"Code": error.code, "Message": error.message, "RequestId": request_id, "HostId": "holdall"}
+        payload["EC"] = f"{error.status:04d}-{abs(error.ret_code):08d}"
+        if isinstance(error, SignatureMismatch):
+            payload["StringToSign"] = error.string_to_sign
+            payload["CanonicalRequest"] = error.canonical_request
+        response = Response(
+            error.status, [(b"content-type", b"application/json")], json.dumps(payload, ensure_ascii=False).encode()
+        )
+    else:
+        fields = [("Code", error.code), ("Message", error.message), ("RequestId", request_id)]
+        fields.append(("TraceId" if family == "cos" else "HostId", "holdall"))
+        if isinstance(error, SignatureMismatch):
+            fields.append(("StringToSign", error.string_to_sign))
+            if error.canonical_request:
+                fields.append(("CanonicalRequest", error.canonical_request))
+        response = _xml_error(fields, error.status)
+    response.header("x-amz-request-id" if family == "s3" else f"x-{family}-request-id", request_id)
+    if isinstance(error, RangeNotSatisfiable):
+        response.header("content-range", f"bytes */{error.size}")
+    return response
