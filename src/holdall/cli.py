@@ -89,6 +89,7 @@ def serve(args: argparse.Namespace) -> None:
         price_storage_volume=args.price_storage_volume,
         price_download_traffic=args.price_download_traffic,
         price_request_count=args.price_request_count,
+        cos_token_lifetime=args.cos_token_lifetime,
     )
     prepare_data_dir(settings)
     print(
@@ -285,6 +286,9 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--price-storage-volume", type=float, default=0.72, help="fen per GB·day")
     run.add_argument("--price-download-traffic", type=float, default=40.0, help="fen per GB")
     run.add_argument("--price-request-count", type=float, default=1.0, help="fen per 10,000 requests")
+    run.add_argument(
+        "--cos-token-lifetime", type=_seconds, default=1800, help="seconds a CreateCosToken key lives (default 1800)"
+    )
     run.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     run.set_defaults(func=serve)
 

@@ -30,6 +30,8 @@ class Settings:
     price_storage_volume: float = 0.72
     price_download_traffic: float = 40.0
     price_request_count: float = 1.0
+    cos_token_lifetime: int = 30 * 60
+    cos_token_rate: int = 20
 
     @property
     def meta_path(self) -> Path:

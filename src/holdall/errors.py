@@ -20,6 +20,7 @@
     ├── RangeNotSatisfiable      416
     ├── ChecksumMismatch         400, Content-MD5 does not match
     ├── QuotaExceeded            403, a bucket cap or the account's quota would be exceeded
+    ├── RateLimited              429
     └── ServiceUnavailable       503
 
     ApiError                     management API: HTTP 200 with a 15000-range RetCode
@@ -154,6 +155,13 @@ class QuotaExceeded(HoldallError):
     ret_code = -15011
     code = "QuotaExceeded"
     default_message = "quota exceeded"
+
+
+class RateLimited(HoldallError):
+    status = 429
+    ret_code = -15005
+    code = "RequestLimitExceeded"
+    default_message = "too many requests"
 
 
 class ServiceUnavailable(HoldallError):

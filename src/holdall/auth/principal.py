@@ -58,13 +58,16 @@ class TokenScope:
     expire_time: int
     white_ips: tuple[str, ...] = ()
     black_ips: tuple[str, ...] = ()
+    exact_keys: bool = False
+    """The prefixes are whole keys: a temporary key is good for one object only."""
+    kind: str = "token"
 
     @property
     def deny_update(self) -> bool:
         return DENY_UPDATE in self.ops
 
     def _refuse(self, rule: str, detail: str) -> AccessDenied:
-        return AccessDenied(f"token {self.name!r} ({self.token_id}) refused by {rule}: {detail}")
+        return AccessDenied(f"{self.kind} {self.name!r} ({self.token_id}) refused by {rule}: {detail}")
 
     def update_refused(self, key: str) -> AccessDenied:
         return self._refuse(DENY_UPDATE, f"{key!r} exists and this token may not overwrite it")
@@ -85,7 +88,12 @@ class TokenScope:
             raise self._refuse("AllowedOps", f"{op.value} is not among {sorted(self.ops)}")
         if "*" not in self.buckets and bucket not in self.buckets:
             raise self._refuse("AllowedBuckets", f"bucket {bucket!r} is not among {list(self.buckets)}")
-        if key is not None and "*" not in self.prefixes and not any(key.startswith(p) for p in self.prefixes):
+        if key is None or "*" in self.prefixes:
+            return
+        if self.exact_keys:
+            if key not in self.prefixes:
+                raise self._refuse("AllowedPrefixes", f"{key!r} is not the key it was issued for, {self.prefixes[0]!r}")
+        elif not any(key.startswith(p) for p in self.prefixes):
             raise self._refuse("AllowedPrefixes", f"{key!r} starts with none of {list(self.prefixes)}")
 
 

@@ -12,6 +12,7 @@ from holdall import clock
 from holdall.config import Settings
 from holdall.errors import BadRequest, HoldallError
 from holdall.server.authenticate import Authenticator
+from holdall.server.control_api import ControlApi
 from holdall.server.dialects import UFILE, detect, dialect_error
 from holdall.server.http import Receive, Request, Response, Scope, Send, send_response
 from holdall.server.replies import error_response, json_response, session_id
@@ -58,7 +59,7 @@ def build(settings: Settings) -> Components:
         meta=meta,
         executor=executor,
         data=DataPlane(meta, objects, MultipartService(objects), Authenticator(meta), book, meter),
-        api=ManagementApi(meta, buckets, settings.region, accounting.actions()),
+        api=ManagementApi(meta, buckets, settings.region, accounting.actions(), ControlApi(settings, meta)),
         sweeper=Sweeper(settings, meta, blobs, executor),
         meter=meter,
     )
@@ -118,11 +119,14 @@ class HoldallApp:
         dialect = UFILE
         try:
             request = Request(scope, receive, self.settings.body_timeout)
-            if request.query:
-                dialect = request.dialect = detect(request.query)
+            if request.query or "authorization" in request.headers:
+                dialect = request.dialect = detect(request.query, request.headers)
             response = await self.dispatch(request)
         except HoldallError as error:
-            response = error_response(error) if dialect == UFILE else dialect_error(error, dialect)
+            if dialect == UFILE:
+                response = error_response(error)
+            else:
+                response = dialect_error(error, dialect, scope.get("path", "/"))
         except Exception:
             sid = session_id()
             log.exception("unexpected error, session %s", sid)

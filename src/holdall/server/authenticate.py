@@ -6,6 +6,8 @@ A request is signed by the ``Authorization`` header or by the presigned query
 
 from __future__ import annotations
 
+import hmac
+
 from holdall import clock
 from holdall.auth import ufile
 from holdall.auth.principal import ANONYMOUS, Principal, TokenScope
@@ -38,9 +40,25 @@ class Authenticator:
 
     def lookup(self, access_key: str, session_token: str) -> tuple[str, Principal]:
         """The secret of a key pair and whom it signs for; temporary keys need their session token."""
-        if session_token:
+        if not session_token:
+            return self._secret(access_key)
+        temp = self.meta.temp_credential(access_key)
+        if temp is None or not hmac.compare_digest(temp.session_token.encode(), session_token.encode()):
             raise AccessDenied("the security token is not valid for this access key")
-        return self._secret(access_key)
+        account = self.meta.account_by_id(temp.account_id)
+        if account is None or account.disabled:
+            raise InvalidAccessKey("the account of this temporary key is disabled")
+        scope = TokenScope(
+            token_id=temp.access_key,
+            name=temp.key,
+            ops=frozenset(temp.ops),
+            buckets=(temp.bucket,),
+            prefixes=(temp.key,),
+            expire_time=temp.expire_time,
+            exact_keys=True,
+            kind="temporary key",
+        )
+        return temp.secret, Principal(account.id, access_key, token=scope)
 
     def _secret(self, public_key: str) -> tuple[str, Principal]:
         found = self.meta.credential(public_key)

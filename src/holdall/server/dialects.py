@@ -29,11 +29,13 @@ MARKERS = (
 FAMILY = {"aws4": "s3", "aws2": "s3", "oss4": "oss", "oss1": "oss", "tos4": "tos", "cos": "cos"}
 
 
-def detect(query: Mapping[str, str]) -> str:
-    """The dialect of a presigned query; UFile's when it is none of the others."""
+def detect(query: Mapping[str, str], headers: Mapping[str, str]) -> str:
+    """The dialect of a presigned query or a COS Authorization header; UFile's when it is none of them."""
     for marker, dialect in MARKERS:
         if marker in query:
             return dialect
+    if headers.get("authorization", "").startswith("q-sign-algorithm="):
+        return "cos"
     return UFILE
 
 
@@ -43,7 +45,7 @@ def _xml_error(fields: list[tuple[str, str]], status: int) -> Response:
     return Response(status, [(b"content-type", b"application/xml")], xml.encode())
 
 
-def dialect_error(error: HoldallError, dialect: str) -> Response:
+def dialect_error(error: HoldallError, dialect: str, resource: str = "/") -> Response:
     family = FAMILY.get(dialect)
     if family is None:
         return error_response(error)
@@ -58,8 +60,10 @@ def dialect_error(error: HoldallError, dialect: str) -> Response:
             error.status, [(b"content-type", b"application/json")], json.dumps(payload, ensure_ascii=False).encode()
         )
     else:
-        fields = [("Code", error.code), ("Message", error.message), ("RequestId", request_id)]
-        fields.append(("TraceId" if family == "cos" else "HostId", "holdall"))
+        fields = [("Code", error.code), ("Message", error.message)]
+        if family == "cos":
+            fields.append(("Resource", resource))
+        fields += [("RequestId", request_id), ("TraceId" if family == "cos" else "HostId", "holdall")]
         if isinstance(error, SignatureMismatch):
             fields.append(("StringToSign", error.string_to_sign))
             if error.canonical_request:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 from holdall import clock
 from holdall.auth import cos, v1, v4
@@ -105,7 +106,10 @@ class PresignedAuth:
         raise SignatureMismatch(string_to_sign=first)
 
     def _cos(self, request: Request, key: str) -> Principal:
-        parsed = cos.parse_query(request.query, request.headers)
+        signed = request.query
+        if "q-sign-algorithm" not in signed:  # COS SDK requests carry the same fields in Authorization
+            signed = dict(parse_qsl(request.headers.get("authorization", ""), keep_blank_values=True))
+        parsed = cos.parse_query(signed, request.headers)
         if parsed.expires_at - parsed.starts_at > v4.MAX_EXPIRES:
             raise AuthQueryInvalid("q-sign-time may span at most 7 days (604800 seconds)")
         _check_window(clock.now(), parsed.starts_at, parsed.expires_at)

@@ -1,17 +1,49 @@
-"""One ``writev`` per small response instead of one ``write`` per ASGI message.
+"""One ``writev`` per small response instead of one ``write`` per ASGI message, with header names
+in their usual case.
 
 uvicorn writes a response's head and its body with two ``transport.write`` calls: two system
 calls for every small response. :class:`CoalescingTransport` holds the head back until the next
 write (the body, or the empty write that ends a bodiless response) and sends both with one
 ``writelines``. Nothing is held across an await of the application or past the end of a response.
+
+uvicorn also lower-cases every header name. HTTP does not care, but clients that copy the
+headers into a plain dict and look up ``"ETag"`` (cos-python-sdk-v5 does) do, so the head goes
+out with the names spelled as the clouds spell them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+SPELLING = {
+    name.lower().encode(): name.encode()
+    for name in (
+        "ETag", "X-SessionId", "Content-Type", "Content-Length", "Content-Range", "Last-Modified", "Accept-Ranges",
+        "Date", "Server", "Connection", "Transfer-Encoding", "Vary", "Location", "X-Amz-Request-Id",
+        "X-Oss-Request-Id", "X-Tos-Request-Id", "X-Cos-Request-Id", "Access-Control-Allow-Origin",
+        "Access-Control-Allow-Methods", "Access-Control-Allow-Headers", "Access-Control-Expose-Headers",
+        "Access-Control-Max-Age", "Access-Control-Allow-Credentials",
+    )
+}  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def _spelled(name: bytes) -> bytes:
+    return SPELLING.get(name) or b"-".join(part.capitalize() for part in name.split(b"-"))
+
+
+def spell_head(head: bytes) -> bytes:
+    """``etag: x`` → ``ETag: x`` for every header line of a response head."""
+    lines = head.split(b"\r\n")
+    for index in range(1, len(lines)):
+        name, sep, rest = lines[index].partition(b":")
+        if sep:
+            lines[index] = _spelled(name) + sep + rest
+    return b"\r\n".join(lines)
 
 
 def _is_final_head(data: bytes) -> bool:
@@ -30,7 +62,7 @@ class CoalescingTransport:
         head = self._head
         if head is None:
             if _is_final_head(data):
-                self._head = data
+                self._head = spell_head(data)
             else:
                 self._transport.write(data)
             return

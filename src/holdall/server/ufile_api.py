@@ -13,6 +13,7 @@ from typing import Any
 
 from holdall.auth import ufile
 from holdall.errors import ApiError
+from holdall.server.control_api import ControlApi
 from holdall.server.http import Request, Response
 from holdall.server.replies import api_error_response, api_response
 from holdall.service.buckets import BucketService, resolve_project
@@ -70,8 +71,16 @@ def param_list(params: dict[str, str], name: str) -> list[str] | None:
 
 
 class ManagementApi:
-    def __init__(self, meta: MetaStore, buckets: BucketService, default_region: str, more: dict[str, Handler]) -> None:
+    def __init__(
+        self,
+        meta: MetaStore,
+        buckets: BucketService,
+        default_region: str,
+        more: dict[str, Handler],
+        control: ControlApi,
+    ) -> None:
         self.meta = meta
+        self.control = control
         self.buckets = buckets
         self.default_region = default_region
         self.actions: dict[str, Handler] = {
@@ -85,6 +94,8 @@ class ManagementApi:
 
     async def handle(self, request: Request, params: dict[str, str]) -> Response:
         action = params.get("Action", "")
+        if action in self.control.actions:
+            return await self.control.handle(action, params, self.authenticate)
         try:
             handler = self.actions.get(action)
             if handler is None:

@@ -21,6 +21,7 @@ from holdall.store.meta.base import MetaStore
 log = logging.getLogger("holdall.lifecycle")
 BATCH = 500
 STRAY_GRACE = 3600
+TEMP_CREDENTIAL_GRACE = 3600
 
 
 class Sweeper:
@@ -42,7 +43,8 @@ class Sweeper:
         uploads = await self.expire_uploads()
         released = await self.delete_released_blobs()
         strays = await asyncio.get_running_loop().run_in_executor(self.executor, self.delete_stray_files)
-        return {"uploads": uploads, "blobs": released, "strays": strays}
+        credentials = await self.meta.forget_temp_credentials(int(clock.now()) - TEMP_CREDENTIAL_GRACE)
+        return {"uploads": uploads, "blobs": released, "strays": strays, "credentials": credentials}
 
     async def expire_uploads(self) -> int:
         before = int(clock.now()) - self.settings.upload_max_age

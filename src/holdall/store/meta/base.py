@@ -73,6 +73,21 @@ class Token:
     modified: int
 
 
+@dataclass(frozen=True, slots=True)
+class TempCredential:
+    """A short-lived key pair with a session token, good for one key of one bucket (seed 002)."""
+
+    access_key: str
+    secret: str
+    session_token: str
+    account_id: str
+    bucket: str
+    key: str
+    ops: tuple[str, ...]
+    created: float
+    expire_time: int
+
+
 @dataclass(slots=True)
 class UsageDay:
     day: int
@@ -176,6 +191,11 @@ class MetaStore(Protocol):
     async def create_account(self, account: Account) -> None: ...
     def projects(self, account_id: str) -> list[Project]: ...
     def project(self, project_id: str) -> Project | None: ...
+
+    # temporary credentials
+    def temp_credential(self, access_key: str) -> TempCredential | None: ...
+    async def create_temp_credential(self, credential: TempCredential, per_second: int) -> None: ...
+    async def forget_temp_credentials(self, before: int) -> int: ...
 
     # tokens
     def tokens(self, account_id: str, token_id: str | None = None) -> list[Token]: ...

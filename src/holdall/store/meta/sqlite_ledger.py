@@ -12,12 +12,13 @@ import json
 import sqlite3
 from typing import Any
 
-from holdall.errors import ApiError
+from holdall.errors import ApiError, RateLimited
 from holdall.store.meta.base import (
     DOWNLOAD_TRAFFIC,
     REQUEST_COUNT,
     STORAGE_VOLUME,
     Project,
+    TempCredential,
     Token,
     UsageDay,
     UsageDeltas,
@@ -198,6 +199,55 @@ class SqliteLedger(SqliteBase):
                 raise ApiError(15040, f"no token {token_id!r}")
 
         await self._write_config(delete)
+
+    # ----------------------------------------------------------------- temporary credentials
+
+    def temp_credential(self, access_key: str) -> TempCredential | None:
+        row = self._reader.execute(
+            "SELECT access_key, secret, session_token, account_id, bucket, key, ops, created, expire_time"
+            " FROM temp_credentials WHERE access_key = ?",
+            (access_key,),
+        ).fetchone()
+        if row is None:
+            return None
+        access_key, secret, session_token, account_id, bucket, key, ops, created, expire_time = row
+        return TempCredential(
+            access_key, secret, session_token, account_id, bucket, key, tuple(ops.split(",")), created, expire_time
+        )
+
+    async def create_temp_credential(self, credential: TempCredential, per_second: int) -> None:
+        """Stores ``credential`` unless its account was issued ``per_second`` of them in the last second."""
+
+        def create(conn: sqlite3.Connection) -> None:
+            (recent,) = conn.execute(
+                "SELECT count(*) FROM temp_credentials WHERE account_id = ? AND created > ?",
+                (credential.account_id, credential.created - 1),
+            ).fetchone()
+            if recent >= per_second:
+                raise RateLimited(f"at most {per_second} requests a second")
+            conn.execute(
+                "INSERT INTO temp_credentials(access_key, secret, session_token, account_id, bucket, key, ops,"
+                " created, expire_time) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    credential.access_key,
+                    credential.secret,
+                    credential.session_token,
+                    credential.account_id,
+                    credential.bucket,
+                    credential.key,
+                    ",".join(credential.ops),
+                    credential.created,
+                    credential.expire_time,
+                ),
+            )
+
+        await self._write(create)
+
+    async def forget_temp_credentials(self, before: int) -> int:
+        def forget(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM temp_credentials WHERE expire_time < ?", (before,)).rowcount
+
+        return await self._write(forget)
 
     # ----------------------------------------------------------------- quotas
 

@@ -62,6 +62,15 @@ CREATE TABLE usage(
     requests INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(account_id, region, day)) WITHOUT ROWID;
 CREATE TABLE settings(name TEXT PRIMARY KEY, value REAL NOT NULL);
 """,
+    # 3: temporary credentials (seed 002)
+    """
+CREATE TABLE temp_credentials(
+    access_key TEXT PRIMARY KEY, secret TEXT NOT NULL, session_token TEXT NOT NULL,
+    account_id TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL, ops TEXT NOT NULL,
+    created REAL NOT NULL, expire_time INTEGER NOT NULL);
+CREATE INDEX temp_credentials_account ON temp_credentials(account_id, created);
+CREATE INDEX temp_credentials_expiry ON temp_credentials(expire_time);
+""",
 )
 
 

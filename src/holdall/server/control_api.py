@@ -1,0 +1,132 @@
+"""The control actions of seeds 000, 002 and 003, each answered in its own cloud's envelope.
+
+They are called like every management action (``GET /?Action=…&PublicKey=&Signature=``), but
+their replies and errors take the shape the clouds' own clients expect: Tencent's ``{"Response":
+{…}}`` for CreateCosToken (REFERENCE §5).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from holdall import clock
+from holdall.config import Settings
+from holdall.errors import ApiError, RateLimited
+from holdall.server.http import Response
+from holdall.server.routing import MAX_KEY_BYTES
+from holdall.store.meta.base import MetaStore, TempCredential
+
+log = logging.getLogger("holdall.control")
+Authenticate = Callable[[dict[str, str]], str]
+
+
+@dataclass(slots=True)
+class ControlError(Exception):
+    code: str
+    message: str
+    status: int = 400
+
+
+def _json(payload: dict[str, Any], status: int = 200) -> Response:
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    return Response(status, [(b"content-type", b"application/json")], body)
+
+
+def _tencent_error(error: ControlError, request_id: str) -> Response:
+    """Tencent's API answers errors with HTTP 200 and an ``Error`` in the body, which its SDKs look for."""
+    payload = {"Response": {"Error": {"Code": error.code, "Message": error.message}, "RequestId": request_id}}
+    return _json(payload)
+
+
+def _pkg_part(params: dict[str, str], name: str, *, required: bool) -> str:
+    value = params.get(name, "")
+    if not value:
+        if required:
+            raise ControlError("MissingParameter", f"The request is missing a required parameter `{name}`.")
+        return ""
+    if value in (".", "..") or "/" in value or "\0" in value or len(value.encode()) > 255:
+        raise ControlError("InvalidParameterValue", f"`{name}` must be 1 to 255 bytes without '/' and not '.' or '..'.")
+    return value
+
+
+class ControlApi:
+    def __init__(self, settings: Settings, meta: MetaStore) -> None:
+        self.settings = settings
+        self.meta = meta
+        self.actions: dict[str, Callable[[str, dict[str, str], str], Awaitable[Response]]] = {
+            "CreateCosToken": self.create_cos_token,
+        }
+
+    async def handle(self, action: str, params: dict[str, str], authenticate: Authenticate) -> Response:
+        request_id = str(uuid.uuid4())
+        try:
+            try:
+                account_id = authenticate(params)
+            except ApiError as error:
+                raise ControlError("AuthFailure.SignatureFailure", error.message, 401) from None
+            return await self.actions[action](account_id, params, request_id)
+        except ControlError as error:
+            return _tencent_error(error, request_id)
+        except RateLimited as error:
+            return _tencent_error(ControlError("RequestLimitExceeded", error.message, 429), request_id)
+        except Exception:
+            log.exception("%s failed, request %s", action, request_id)
+            failure = ControlError("InternalError.DefaultInternalError", "The server is busy. Retry later.", 500)
+            return _tencent_error(failure, request_id)
+
+    async def create_cos_token(self, account_id: str, params: dict[str, str], request_id: str) -> Response:
+        """A temporary key for one package: OptType 1 may upload it, 2 may read it (seed 002)."""
+        application = _pkg_part(params, "ApplicationId", required=True)
+        package = _pkg_part(params, "PkgName", required=True)
+        version = _pkg_part(params, "TimeVersion", required=False)
+        opt_type = params.get("OptType", "")
+        if not opt_type:
+            raise ControlError("MissingParameter", "The request is missing a required parameter `OptType`.")
+        if opt_type not in ("1", "2"):
+            raise ControlError("InvalidParameterValue", "`OptType` is 1 (upload) or 2 (query).")
+        channel = params.get("SourceChannel", "0")
+        if not channel.lstrip("-").isdigit():
+            raise ControlError("InvalidParameterValue", "`SourceChannel` must be an integer.")
+        bucket = self.meta.bucket(application)
+        if bucket is None:
+            raise ControlError(
+                "ResourceNotFound.MicroserviceOffline", f"Application {application!r} has no bucket: create it first."
+            )
+        if bucket.account_id != account_id:
+            raise ControlError(
+                "UnauthorizedOperation.UnauthorizedOperation", f"Application {application!r} is not yours."
+            )
+        key = "/".join(part for part in ("packages", version, package) if part)
+        if len(key.encode()) > MAX_KEY_BYTES:
+            raise ControlError("InvalidParameterValue", "`PkgName` and `TimeVersion` make a key that is too long.")
+        now = clock.now()
+        credential = TempCredential(
+            access_key="HATMP" + secrets.token_hex(12).upper(),
+            secret=secrets.token_urlsafe(30),
+            session_token=secrets.token_urlsafe(48),
+            account_id=account_id,
+            bucket=bucket.name,
+            key=key,
+            ops=("TOKEN_ALLOW_WRITE",) if opt_type == "1" else ("TOKEN_ALLOW_READ",),
+            created=now,
+            expire_time=int(now) + self.settings.cos_token_lifetime,
+        )
+        await self.meta.create_temp_credential(credential, self.settings.cos_token_rate)
+        result = {
+            "RequestId": request_id,
+            "Bucket": bucket.name,
+            "Region": bucket.region,
+            "TmpSecretId": credential.access_key,
+            "TmpSecretKey": credential.secret,
+            "SessionToken": credential.session_token,
+            "StartTime": str(int(now)),
+            "ExpiredTime": str(credential.expire_time),
+            "FullPath": key,
+        }
+        return _json({"Response": {"RequestId": request_id, "Result": result}})
