@@ -17,6 +17,7 @@
     ├── RenameConflict           406
     ├── Conflict                 409
     ├── EntityTooLarge           413
+    ├── EntityTooSmall           400, below a form policy's content-length-range
     ├── RangeNotSatisfiable      416
     ├── ChecksumMismatch         400, Content-MD5 does not match
     ├── QuotaExceeded            403, a bucket cap or the account's quota would be exceeded
@@ -131,6 +132,12 @@ class EntityTooLarge(HoldallError):
     ret_code = -148665
     code = "EntityTooLarge"
     default_message = "entity too large"
+
+
+class EntityTooSmall(HoldallError):
+    ret_code = -148667
+    code = "EntityTooSmall"
+    default_message = "entity too small"
 
 
 class RangeNotSatisfiable(HoldallError):

@@ -126,6 +126,17 @@ class V4Query:
         return self.signed_at + self.expires
 
 
+def parse_credential(dialect: V4Dialect, value: str) -> tuple[str, str, str]:
+    """``<key>/<date>/<region>/<service>/<terminator>`` → (key, date, region)."""
+    parts = value.split("/")
+    if len(parts) != 5 or not all(parts):
+        raise QueryError(f"{dialect.param('credential')} must be <key>/<date>/<region>/{dialect.service}/...")
+    access_key, date, region, service, terminator = parts
+    if service != dialect.service or terminator != dialect.terminator:
+        raise QueryError(f"the credential scope must end {dialect.service}/{dialect.terminator}")
+    return access_key, date, region
+
+
 def parse_query(dialect: V4Dialect, query: Mapping[str, str]) -> V4Query:
     def need(name: str) -> str:
         value = query.get(dialect.param(name), "")
@@ -135,12 +146,7 @@ def parse_query(dialect: V4Dialect, query: Mapping[str, str]) -> V4Query:
 
     if need("algorithm") != dialect.algorithm:
         raise QueryError(f"{dialect.param('algorithm')} must be {dialect.algorithm}")
-    parts = need("credential").split("/")
-    if len(parts) != 5 or not all(parts):
-        raise QueryError(f"{dialect.param('credential')} must be <key>/<date>/<region>/{dialect.service}/...")
-    access_key, date, region, service, terminator = parts
-    if service != dialect.service or terminator != dialect.terminator:
-        raise QueryError(f"the credential scope must end {dialect.service}/{dialect.terminator}")
+    access_key, date, region = parse_credential(dialect, need("credential"))
     timestamp = need("date")
     try:
         signed_at = datetime.strptime(timestamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()

@@ -116,13 +116,14 @@ class HoldallApp:
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         head_only = scope["method"] == "HEAD"
-        dialect = UFILE
+        request: Request | None = None
         try:
             request = Request(scope, receive, self.settings.body_timeout)
             if request.query or "authorization" in request.headers:
-                dialect = request.dialect = detect(request.query, request.headers)
+                request.dialect = detect(request.query, request.headers)
             response = await self.dispatch(request)
         except HoldallError as error:
+            dialect = request.dialect if request is not None else UFILE
             if dialect == UFILE:
                 response = error_response(error)
             else:

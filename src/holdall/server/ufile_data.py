@@ -12,7 +12,8 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
+from xml.sax.saxutils import escape
 
 from holdall import clock
 from holdall.auth import ufile
@@ -28,8 +29,9 @@ from holdall.errors import (
 )
 from holdall.etag import BLOCK_SIZE
 from holdall.server.authenticate import Authenticator
-from holdall.server.formdata import FormReader, boundary_of
+from holdall.server.formdata import FilePart, FormReader, boundary_of
 from holdall.server.http import Request, Response
+from holdall.server.policy_form import check_form, form_dialect, object_key
 from holdall.server.ranges import parse_range
 from holdall.server.replies import json_response
 from holdall.server.routing import Target, check_key
@@ -340,6 +342,11 @@ class DataPlane:
         fields, file_part = await reader.fields_then_file()
         if file_part is None:
             raise BadRequest("the form has no file part")
+        lowered = {name.lower(): value for name, value in fields.items()}
+        dialect = form_dialect(lowered)
+        if dialect is not None:
+            request.dialect = dialect
+            return await self.post_policy_form(request, bucket, reader, lowered, file_part)
         key = check_key(fields.get("FileName", ""))
         mime = fields.get("Content-Type") or file_part.content_type
         principal = self.authn.principal(
@@ -363,6 +370,44 @@ class DataPlane:
         except HoldallError:
             pass  # the file part was whole; what trails it does not matter
         return Response(200).header("etag", record.etag)
+
+    async def post_policy_form(
+        self, request: Request, bucket: Bucket, reader: FormReader, fields: dict[str, str], file_part: FilePart
+    ) -> Response:
+        """An OSS V1/V4 or S3 V2/V4 form: policy and signature are checked before the file is read."""
+        key = check_key(object_key(fields, file_part.filename))
+        form = check_form(request.dialect, fields, bucket.name, key, self.authn.lookup, clock.now())
+        principal = self._admit(form.principal, request, bucket, Op.WRITE, key)
+        self._refuse_update(principal, bucket, key)
+        status = fields.get("success_action_status", "204")
+        if status not in ("200", "201", "204"):
+            status = "204"
+        mime = fields.get("content-type") or file_part.content_type
+        with _update_refusal(principal, key):
+            record = await self.objects.put(
+                bucket.name,
+                key,
+                mime,
+                reader.file_chunks(),
+                declared_size=None,
+                if_absent=principal.deny_update,
+                size_range=form.policy.length_range,
+            )
+        try:
+            await reader.finish()
+        except HoldallError:
+            pass
+        response = Response(int(status))
+        if status == "201":
+            location = f"http://{request.header('host')}/{quote(key)}"
+            body = (
+                f'<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse><Location>{escape(location)}</Location>'
+                f"<Bucket>{escape(bucket.name)}</Bucket><Key>{escape(key)}</Key>"
+                f"<ETag>&quot;{record.etag}&quot;</ETag></PostResponse>"
+            )
+            response.body = body.encode()
+            response.header("content-type", "application/xml")
+        return response.header("etag", record.etag)
 
     async def upload_hit(self, request: Request, bucket: Bucket) -> Response:
         query = request.query

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from holdall import clock
 from holdall.config import Settings
-from holdall.errors import BadRequest, EntityTooLarge, FileNotFound
+from holdall.errors import BadRequest, EntityTooLarge, EntityTooSmall, FileNotFound
 from holdall.etag import EMPTY_ETAG, EMPTY_ETAG_ALT
 from holdall.service.blobsink import BlobSink, check_free_space
 from holdall.store.blobs.base import BlobStore, is_inline
@@ -39,7 +39,7 @@ class ObjectService:
     # ----------------------------------------------------------------- writes
 
     def sink(self, expected_md5: bytes | None, declared_size: int | None, max_size: int | None = None) -> BlobSink:
-        limit = max_size or self.settings.max_object_size
+        limit = self.settings.max_object_size if max_size is None else min(max_size, self.settings.max_object_size)
         if declared_size is not None and declared_size > limit:
             raise EntityTooLarge(f"the body has {declared_size} bytes; the limit is {limit}")
         check_free_space(str(self.settings.blob_dir), self.settings.min_free_bytes, declared_size or 0)
@@ -61,12 +61,17 @@ class ObjectService:
         declared_size: int | None,
         expected_md5: bytes | None = None,
         if_absent: bool = False,
+        size_range: tuple[int, int] | None = None,
     ) -> ObjectRecord:
-        sink = self.sink(expected_md5, declared_size)
+        """Stores an object; ``size_range`` (from a form policy) bounds its size, both ends included."""
+        sink = self.sink(expected_md5, declared_size, size_range[1] if size_range else None)
         await sink.consume(chunks)
         if declared_size is not None and sink.size != declared_size:
             await sink.abort()
             raise BadRequest(f"the body has {sink.size} bytes but Content-Length said {declared_size}")
+        if size_range and sink.size < size_range[0]:
+            await sink.abort()
+            raise EntityTooSmall(f"the file has {sink.size} bytes; the policy wants at least {size_range[0]}")
         blob_id = await sink.commit()
         now = int(clock.now())
         record = ObjectRecord(
