@@ -11,13 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from holdall.config import GiB, Settings
-from holdall.keys import new_key_pair, root_key_pair
+from holdall.keys import ROOT_ACCOUNT, new_key_pair, root_key_pair
 from holdall.service.buckets import DEFAULT_PROJECT, new_project_id
 from holdall.service.quotas import UNIT_NAMES, to_raw, to_units
 from holdall.store.meta.base import DOWNLOAD_TRAFFIC, REQUEST_COUNT, STORAGE_VOLUME, Account, Project
 from holdall.store.meta.sqlite import SqliteMetaStore
-
-ROOT_ACCOUNT = "root"
 
 
 def _listen(value: str) -> tuple[str, int]:
@@ -90,6 +88,12 @@ def serve(args: argparse.Namespace) -> None:
         price_download_traffic=args.price_download_traffic,
         price_request_count=args.price_request_count,
         cos_token_lifetime=args.cos_token_lifetime,
+        temp_bucket=args.temp_bucket,
+        temp_upload_lifetime=args.temp_upload_lifetime,
+        temp_file_max_age=args.temp_file_max_age,
+        resource_bucket=args.resource_bucket,
+        resource_formats=tuple(kind.strip().lower() for kind in args.resource_formats.split(",") if kind.strip()),
+        resource_url_lifetime=args.resource_url_lifetime,
     )
     prepare_data_dir(settings)
     print(
@@ -288,6 +292,18 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--price-request-count", type=float, default=1.0, help="fen per 10,000 requests")
     run.add_argument(
         "--cos-token-lifetime", type=_seconds, default=1800, help="seconds a CreateCosToken key lives (default 1800)"
+    )
+    run.add_argument("--temp-bucket", default="holdall-temp", help="system bucket of CreateTempFileUploadUrl")
+    run.add_argument(
+        "--temp-upload-lifetime", type=_seconds, default=900, help="seconds a temporary upload form lives (default 900)"
+    )
+    run.add_argument(
+        "--temp-file-max-age", type=_seconds, default=86400, help="seconds a temporary file is kept (default 86400)"
+    )
+    run.add_argument("--resource-bucket", default="holdall-resources", help="system bucket of GetResourceUploadUrl")
+    run.add_argument("--resource-formats", default="mp3,wav", help="formats GetResourceUploadUrl accepts (mp3,wav)")
+    run.add_argument(
+        "--resource-url-lifetime", type=_seconds, default=600, help="seconds a resource upload URL lives (default 600)"
     )
     run.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     run.set_defaults(func=serve)

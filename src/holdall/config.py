@@ -32,6 +32,13 @@ class Settings:
     price_request_count: float = 1.0
     cos_token_lifetime: int = 30 * 60
     cos_token_rate: int = 20
+    temp_bucket: str = "holdall-temp"
+    temp_upload_lifetime: int = 15 * 60
+    temp_file_max_age: int = 24 * 3600
+    resource_bucket: str = "holdall-resources"
+    resource_formats: tuple[str, ...] = ("mp3", "wav")
+    resource_url_lifetime: int = 10 * 60
+    resource_pending_max: int = 1000
 
     @property
     def meta_path(self) -> Path:

@@ -11,6 +11,8 @@ from pathlib import Path
 ACCESS_ENV = "HOLDALL_ACCESS_KEY"
 SECRET_ENV = "HOLDALL_SECRET_KEY"
 CREDENTIALS_FILE = "root-credentials.json"
+ROOT_ACCOUNT = "root"
+"""The operator's account; it also owns the system buckets of temporary uploads."""
 
 
 @dataclass(frozen=True, slots=True)

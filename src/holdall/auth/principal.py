@@ -61,6 +61,8 @@ class TokenScope:
     exact_keys: bool = False
     """The prefixes are whole keys: a temporary key is good for one object only."""
     kind: str = "token"
+    formats: tuple[str, ...] = ()
+    """File formats that uploads made with it must have; empty: any."""
 
     @property
     def deny_update(self) -> bool:

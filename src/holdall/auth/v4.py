@@ -26,6 +26,8 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class V4Dialect:
+    """OSS signs ``/bucket/key`` even for a bucket host; AWS and TOS sign the path as sent."""
+
     name: str
     algorithm: str
     key_prefix: str
@@ -34,9 +36,6 @@ class V4Dialect:
     params: Mapping[str, str]
     """Our names (algorithm, credential, date, expires, signed_headers, signature, token,
     additional_headers) → the dialect's query parameter names."""
-    bucket_in_uri: bool
-    """OSS signs ``/bucket/key`` even for virtual-host requests; AWS (path style) has the bucket in
-    its path anyway; TOS signs the path as sent, ``/key`` on a bucket host."""
     bare_empty_values: bool
     """OSS writes a query parameter with an empty value as a bare name."""
 
@@ -59,7 +58,6 @@ AWS4 = V4Dialect(
         "signature": "X-Amz-Signature",
         "token": "X-Amz-Security-Token",
     },
-    bucket_in_uri=True,
     bare_empty_values=False,
 )
 OSS4 = V4Dialect(
@@ -77,7 +75,6 @@ OSS4 = V4Dialect(
         "signature": "x-oss-signature",
         "token": "x-oss-security-token",
     },
-    bucket_in_uri=True,
     bare_empty_values=True,
 )
 TOS4 = V4Dialect(
@@ -95,7 +92,6 @@ TOS4 = V4Dialect(
         "signature": "X-Tos-Signature",
         "token": "X-Tos-Security-Token",
     },
-    bucket_in_uri=False,
     bare_empty_values=False,
 )
 DIALECTS = (AWS4, OSS4, TOS4)
@@ -245,3 +241,55 @@ def signing_key(dialect: V4Dialect, secret: str, date: str, region: str) -> byte
 
 def signature(dialect: V4Dialect, secret: str, date: str, region: str, text: str) -> str:
     return hmac.new(signing_key(dialect, secret, date, region), text.encode(), hashlib.sha256).hexdigest()
+
+
+def presign(
+    dialect: V4Dialect,
+    access_key: str,
+    secret: str,
+    *,
+    method: str,
+    host: str,
+    bucket: str,
+    key: str,
+    region: str,
+    expires: int,
+    now: float,
+    security_token: str = "",
+    headers: Mapping[str, str] | None = None,
+    virtual_host: bool = True,
+) -> dict[str, str]:
+    """The query of a presigned URL for ``bucket/key`` on ``host``, signed locally with no network call.
+
+    ``headers`` (names and values) are signed too and must then be sent as they are. The path of the
+    URL is ``/key`` on a bucket host (``virtual_host``), else ``/bucket/key``.
+    """
+    if not 1 <= expires <= MAX_EXPIRES:
+        raise QueryError(f"a presigned URL lives 1 to {MAX_EXPIRES} seconds")
+    timestamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+    date = timestamp[:8]
+    signed = {name.lower(): value for name, value in (headers or {}).items()}
+    if dialect is not OSS4:
+        signed["host"] = host
+    query = {
+        dialect.param("algorithm"): dialect.algorithm,
+        dialect.param("credential"): f"{access_key}/{date}/{region}/{dialect.service}/{dialect.terminator}",
+        dialect.param("date"): timestamp,
+        dialect.param("expires"): str(expires),
+    }
+    if security_token:
+        query[dialect.param("token")] = security_token
+    names = sorted(signed)
+    if "signed_headers" in dialect.params:
+        query[dialect.param("signed_headers")] = ";".join(names)
+        listed = tuple(names)
+    else:
+        extra = [name for name in names if not name.startswith("x-oss-") and name not in OSS_DEFAULT_SIGNED]
+        if extra:
+            query[dialect.param("additional_headers")] = ";".join(extra)
+        listed = tuple(extra)
+    parsed = V4Query(dialect, access_key, date, region, timestamp, now, expires, listed, "", security_token)
+    uri = f"/{bucket}/{key}" if dialect is OSS4 or not virtual_host else f"/{key}"
+    canonical = canonical_request(parsed, method, uri, query, signed, header_names(parsed, signed))
+    query[dialect.param("signature")] = signature(dialect, secret, date, region, string_to_sign(parsed, canonical))
+    return query

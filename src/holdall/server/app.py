@@ -25,6 +25,7 @@ from holdall.service.lifecycle import Sweeper
 from holdall.service.multipart import MultipartService
 from holdall.service.objects import ObjectService
 from holdall.service.quotas import PriceTable, QuotaBook
+from holdall.service.tempaccess import TempAccess
 from holdall.service.tokens import TokenService
 from holdall.service.usage import Meter
 from holdall.store.blobs.file import FileBlobStore
@@ -59,7 +60,9 @@ def build(settings: Settings) -> Components:
         meta=meta,
         executor=executor,
         data=DataPlane(meta, objects, MultipartService(objects), Authenticator(meta), book, meter),
-        api=ManagementApi(meta, buckets, settings.region, accounting.actions(), ControlApi(settings, meta)),
+        api=ManagementApi(
+            meta, buckets, settings.region, accounting.actions(), ControlApi(settings, meta, TempAccess(settings, meta))
+        ),
         sweeper=Sweeper(settings, meta, blobs, executor),
         meter=meter,
     )

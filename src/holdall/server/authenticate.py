@@ -57,6 +57,7 @@ class Authenticator:
             expire_time=temp.expire_time,
             exact_keys=True,
             kind="temporary key",
+            formats=temp.formats,
         )
         return temp.secret, Principal(account.id, access_key, token=scope)
 

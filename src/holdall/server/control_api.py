@@ -1,8 +1,10 @@
 """The control actions of seeds 000, 002 and 003, each answered in its own cloud's envelope.
 
 They are called like every management action (``GET /?Action=…&PublicKey=&Signature=``), but
-their replies and errors take the shape the clouds' own clients expect: Tencent's ``{"Response":
-{…}}`` for CreateCosToken (REFERENCE §5).
+their replies and errors take the shape the clouds' own clients expect (REFERENCE §5): Alibaba's
+flat ``{RequestId, Success, Code, Message, …}`` for CreateTempFileUploadUrl, Tencent's
+``{"Response": {…}}`` for CreateCosToken, Volcengine's ``{"ResponseMetadata", "Result"}`` for
+GetResourceUploadUrl.
 """
 
 from __future__ import annotations
@@ -17,12 +19,19 @@ from typing import Any
 
 from holdall import clock
 from holdall.config import Settings
-from holdall.errors import ApiError, RateLimited
+from holdall.errors import ApiError, QuotaExceeded, RateLimited
 from holdall.server.http import Response
 from holdall.server.routing import MAX_KEY_BYTES
+from holdall.service.tempaccess import AlreadyUploaded, NameRefused, TempAccess
 from holdall.store.meta.base import MetaStore, TempCredential
 
 log = logging.getLogger("holdall.control")
+VOLCENGINE_VERSION = "2022-01-01"
+INTERNAL_ERRORS = {
+    "CreateTempFileUploadUrl": "InternalError",
+    "CreateCosToken": "InternalError.DefaultInternalError",
+    "GetResourceUploadUrl": "InternalError",
+}
 Authenticate = Callable[[dict[str, str]], str]
 
 
@@ -55,30 +64,111 @@ def _pkg_part(params: dict[str, str], name: str, *, required: bool) -> str:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    auth_code: str
+    render_error: Callable[[str, ControlError, str], Response]
+
+
+def _alibaba_error(action: str, error: ControlError, request_id: str) -> Response:
+    payload = {"RequestId": request_id, "Success": False, "Code": error.code, "Message": error.message}
+    return _json(payload, error.status)
+
+
+def _volcengine_metadata(action: str, request_id: str, region: str) -> dict[str, Any]:
+    return {
+        "RequestId": request_id,
+        "Action": action,
+        "Version": VOLCENGINE_VERSION,
+        "Service": "vms",
+        "Region": region,
+    }
+
+
 class ControlApi:
-    def __init__(self, settings: Settings, meta: MetaStore) -> None:
+    def __init__(self, settings: Settings, meta: MetaStore, temp: TempAccess) -> None:
         self.settings = settings
         self.meta = meta
-        self.actions: dict[str, Callable[[str, dict[str, str], str], Awaitable[Response]]] = {
-            "CreateCosToken": self.create_cos_token,
+        self.temp = temp
+        alibaba = Envelope("SignatureDoesNotMatch", _alibaba_error)
+        tencent = Envelope("AuthFailure.SignatureFailure", lambda _, error, rid: _tencent_error(error, rid))
+        volcengine = Envelope("InvalidAuthorization", self._volcengine_error)
+        self.actions: dict[str, tuple[Callable[[str, dict[str, str], str], Awaitable[Response]], Envelope]] = {
+            "CreateTempFileUploadUrl": (self.create_temp_file_upload_url, alibaba),
+            "CreateCosToken": (self.create_cos_token, tencent),
+            "GetResourceUploadUrl": (self.get_resource_upload_url, volcengine),
         }
+
+    def _volcengine_error(self, action: str, error: ControlError, request_id: str) -> Response:
+        metadata = _volcengine_metadata(action, request_id, self.settings.region)
+        metadata["Error"] = {"Code": error.code, "Message": error.message}
+        return _json({"ResponseMetadata": metadata}, error.status)
 
     async def handle(self, action: str, params: dict[str, str], authenticate: Authenticate) -> Response:
         request_id = str(uuid.uuid4())
+        handler, envelope = self.actions[action]
         try:
             try:
                 account_id = authenticate(params)
             except ApiError as error:
-                raise ControlError("AuthFailure.SignatureFailure", error.message, 401) from None
-            return await self.actions[action](account_id, params, request_id)
+                raise ControlError(envelope.auth_code, error.message, 401) from None
+            return await handler(account_id, params, request_id)
         except ControlError as error:
-            return _tencent_error(error, request_id)
+            return envelope.render_error(action, error, request_id)
         except RateLimited as error:
-            return _tencent_error(ControlError("RequestLimitExceeded", error.message, 429), request_id)
+            return envelope.render_error(action, ControlError("RequestLimitExceeded", error.message, 429), request_id)
+        except QuotaExceeded as error:
+            return envelope.render_error(action, ControlError("QuotaExceeded", error.message), request_id)
         except Exception:
             log.exception("%s failed, request %s", action, request_id)
-            failure = ControlError("InternalError.DefaultInternalError", "The server is busy. Retry later.", 500)
-            return _tencent_error(failure, request_id)
+            failure = ControlError(INTERNAL_ERRORS[action], "The request has failed due to an unknown error.", 500)
+            return envelope.render_error(action, failure, request_id)
+
+    async def create_temp_file_upload_url(self, account_id: str, params: dict[str, str], request_id: str) -> Response:
+        """Form-upload parameters for one temporary file (seed 000)."""
+        name = params.get("FileName", "")
+        if not name:
+            raise ControlError("MissingParameter", "FileName is mandatory for this action.")
+        try:
+            form = await self.temp.temp_upload_form(account_id, name)
+        except NameRefused as problem:
+            raise ControlError("InvalidParameter", str(problem)) from None
+        return _json(
+            {
+                "RequestId": request_id,
+                "Success": True,
+                "Code": "200",
+                "Message": "successful",
+                "Endpoint": form.endpoint,
+                "BucketName": form.bucket,
+                "TempFileKey": form.key,
+                "OssAccessKeyId": form.access_key,
+                "Policy": form.policy,
+                "Signature": form.signature,
+                "ExpireTime": form.expire_time,
+            }
+        )
+
+    async def get_resource_upload_url(self, account_id: str, params: dict[str, str], request_id: str) -> Response:
+        """A TOS V4 presigned PUT URL, 10 minutes, the same for the same FileName while it lives (seed 003)."""
+        version = params.get("Version", "")
+        if not version:
+            raise ControlError("MissingParameter", "The required parameter Version is missing.")
+        if version != VOLCENGINE_VERSION:
+            raise ControlError(
+                "InvalidParameter", f"The specified parameter Version is invalid: use {VOLCENGINE_VERSION}."
+            )
+        name = params.get("FileName", "")
+        if not name:
+            raise ControlError("MissingParameter", "The required parameter FileName is missing.")
+        try:
+            url = await self.temp.resource_upload_url(account_id, name)
+        except NameRefused as problem:
+            raise ControlError("InvalidParameter", f"The specified parameter FileName is invalid: {problem}.") from None
+        except AlreadyUploaded as problem:
+            raise ControlError("IdempotentParameterMismatch", str(problem)) from None
+        metadata = _volcengine_metadata("GetResourceUploadUrl", request_id, self.settings.region)
+        return _json({"ResponseMetadata": metadata, "Result": {"UploadUrl": url}})
 
     async def create_cos_token(self, account_id: str, params: dict[str, str], request_id: str) -> Response:
         """A temporary key for one package: OptType 1 may upload it, 2 may read it (seed 002)."""

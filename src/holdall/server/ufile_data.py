@@ -36,6 +36,7 @@ from holdall.server.ranges import parse_range
 from holdall.server.replies import json_response
 from holdall.server.routing import Target, check_key
 from holdall.service.blobsink import parse_content_md5
+from holdall.service.formats import require_format
 from holdall.service.multipart import MultipartService, parse_etag_list
 from holdall.service.objects import INLINE_READ_LIMIT, MAX_LIST, Listing, ObjectService
 from holdall.service.quotas import QuotaBook
@@ -325,12 +326,15 @@ class DataPlane:
     async def put(self, request: Request, bucket: Bucket, key: str) -> Response:
         principal = self._authorize(request, bucket, key, Op.WRITE)
         self._refuse_update(principal, bucket, key)
+        chunks = request.chunks()
+        if principal.token is not None and principal.token.formats:
+            chunks = require_format(chunks, principal.token.formats)
         with _update_refusal(principal, key):
             record = await self.objects.put(
                 bucket.name,
                 key,
                 request.header("content-type"),
-                request.chunks(),
+                chunks,
                 declared_size=request.content_length,
                 expected_md5=parse_content_md5(request.header("content-md5")),
                 if_absent=principal.deny_update,

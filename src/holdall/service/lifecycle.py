@@ -44,7 +44,30 @@ class Sweeper:
         released = await self.delete_released_blobs()
         strays = await asyncio.get_running_loop().run_in_executor(self.executor, self.delete_stray_files)
         credentials = await self.meta.forget_temp_credentials(int(clock.now()) - TEMP_CREDENTIAL_GRACE)
-        return {"uploads": uploads, "blobs": released, "strays": strays, "credentials": credentials}
+        temp_files = await self.expire_temp_files()
+        return {
+            "uploads": uploads,
+            "blobs": released,
+            "strays": strays,
+            "credentials": credentials,
+            "temp_files": temp_files,
+        }
+
+    async def expire_temp_files(self) -> int:
+        """Deletes files of the temp bucket (seed 000) uploaded more than ``temp_file_max_age`` ago."""
+        bucket = self.settings.temp_bucket
+        if self.meta.bucket(bucket) is None:
+            return 0
+        before = clock.now() - self.settings.temp_file_max_age
+        count, after = 0, ""
+        while True:
+            rows = self.meta.objects(bucket, "temp/", after, BATCH)
+            for row in rows:
+                if row.modified < before and await self.meta.delete_object(bucket, row.key):
+                    count += 1
+            if len(rows) < BATCH:
+                return count
+            after = rows[-1].key
 
     async def expire_uploads(self) -> int:
         before = int(clock.now()) - self.settings.upload_max_age

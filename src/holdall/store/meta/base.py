@@ -86,6 +86,8 @@ class TempCredential:
     ops: tuple[str, ...]
     created: float
     expire_time: int
+    formats: tuple[str, ...] = ()
+    """File formats the uploaded bytes must have (``mp3``, ``wav``); empty: any."""
 
 
 @dataclass(slots=True)
@@ -196,6 +198,12 @@ class MetaStore(Protocol):
     def temp_credential(self, access_key: str) -> TempCredential | None: ...
     async def create_temp_credential(self, credential: TempCredential, per_second: int) -> None: ...
     async def forget_temp_credentials(self, before: int) -> int: ...
+    def upload_url(self, account_id: str, name: str) -> tuple[str, int] | None: ...
+    async def issue_upload_url(
+        self, account_id: str, name: str, url: str, credential: TempCredential, pending_limit: int
+    ) -> str:
+        """Records ``url`` for ``name`` unless a live one exists (then returns that one)."""
+        ...
 
     # tokens
     def tokens(self, account_id: str, token_id: str | None = None) -> list[Token]: ...

@@ -12,7 +12,7 @@ import json
 import sqlite3
 from typing import Any
 
-from holdall.errors import ApiError, RateLimited
+from holdall.errors import ApiError, QuotaExceeded, RateLimited
 from holdall.store.meta.base import (
     DOWNLOAD_TRAFFIC,
     REQUEST_COUNT,
@@ -111,6 +111,25 @@ def _accrue_storage(conn: sqlite3.Connection, now: float) -> None:
     conn.execute("UPDATE settings SET value = ? WHERE name = ?", (now, ACCRUED_UNTIL))
 
 
+def _insert_temp_credential(conn: sqlite3.Connection, credential: TempCredential) -> None:
+    conn.execute(
+        "INSERT INTO temp_credentials(access_key, secret, session_token, account_id, bucket, key, ops,"
+        " created, expire_time, formats) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            credential.access_key,
+            credential.secret,
+            credential.session_token,
+            credential.account_id,
+            credential.bucket,
+            credential.key,
+            ",".join(credential.ops),
+            credential.created,
+            credential.expire_time,
+            ",".join(credential.formats),
+        ),
+    )
+
+
 class SqliteLedger(SqliteBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -204,15 +223,24 @@ class SqliteLedger(SqliteBase):
 
     def temp_credential(self, access_key: str) -> TempCredential | None:
         row = self._reader.execute(
-            "SELECT access_key, secret, session_token, account_id, bucket, key, ops, created, expire_time"
+            "SELECT access_key, secret, session_token, account_id, bucket, key, ops, created, expire_time, formats"
             " FROM temp_credentials WHERE access_key = ?",
             (access_key,),
         ).fetchone()
         if row is None:
             return None
-        access_key, secret, session_token, account_id, bucket, key, ops, created, expire_time = row
+        access_key, secret, session_token, account_id, bucket, key, ops, created, expire_time, formats = row
         return TempCredential(
-            access_key, secret, session_token, account_id, bucket, key, tuple(ops.split(",")), created, expire_time
+            access_key,
+            secret,
+            session_token,
+            account_id,
+            bucket,
+            key,
+            tuple(ops.split(",")),
+            created,
+            expire_time,
+            tuple(formats.split(",")) if formats else (),
         )
 
     async def create_temp_credential(self, credential: TempCredential, per_second: int) -> None:
@@ -225,26 +253,44 @@ class SqliteLedger(SqliteBase):
             ).fetchone()
             if recent >= per_second:
                 raise RateLimited(f"at most {per_second} requests a second")
-            conn.execute(
-                "INSERT INTO temp_credentials(access_key, secret, session_token, account_id, bucket, key, ops,"
-                " created, expire_time) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    credential.access_key,
-                    credential.secret,
-                    credential.session_token,
-                    credential.account_id,
-                    credential.bucket,
-                    credential.key,
-                    ",".join(credential.ops),
-                    credential.created,
-                    credential.expire_time,
-                ),
-            )
+            _insert_temp_credential(conn, credential)
 
         await self._write(create)
 
+    def upload_url(self, account_id: str, name: str) -> tuple[str, int] | None:
+        row = self._reader.execute(
+            "SELECT url, expire_time FROM upload_urls WHERE account_id = ? AND name = ?", (account_id, name)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    async def issue_upload_url(
+        self, account_id: str, name: str, url: str, credential: TempCredential, pending_limit: int
+    ) -> str:
+        def issue(conn: sqlite3.Connection) -> str:
+            now = int(credential.created)
+            row = conn.execute(
+                "SELECT url FROM upload_urls WHERE account_id = ? AND name = ? AND expire_time > ?",
+                (account_id, name, now),
+            ).fetchone()
+            if row is not None:
+                return str(row[0])
+            (pending,) = conn.execute(
+                "SELECT count(*) FROM upload_urls WHERE account_id = ? AND expire_time > ?", (account_id, now)
+            ).fetchone()
+            if pending >= pending_limit:
+                raise QuotaExceeded(f"at most {pending_limit} upload URLs may be live at once")
+            conn.execute(
+                "INSERT OR REPLACE INTO upload_urls(account_id, name, url, expire_time) VALUES(?, ?, ?, ?)",
+                (account_id, name, url, credential.expire_time),
+            )
+            _insert_temp_credential(conn, credential)
+            return url
+
+        return await self._write(issue)
+
     async def forget_temp_credentials(self, before: int) -> int:
         def forget(conn: sqlite3.Connection) -> int:
+            conn.execute("DELETE FROM upload_urls WHERE expire_time < ?", (before,))
             return conn.execute("DELETE FROM temp_credentials WHERE expire_time < ?", (before,)).rowcount
 
         return await self._write(forget)

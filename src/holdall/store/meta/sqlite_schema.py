@@ -62,14 +62,17 @@ CREATE TABLE usage(
     requests INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(account_id, region, day)) WITHOUT ROWID;
 CREATE TABLE settings(name TEXT PRIMARY KEY, value REAL NOT NULL);
 """,
-    # 3: temporary credentials (seed 002)
+    # 3: temporary credentials (seed 002) and one-shot upload URLs (seed 003)
     """
 CREATE TABLE temp_credentials(
     access_key TEXT PRIMARY KEY, secret TEXT NOT NULL, session_token TEXT NOT NULL,
     account_id TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL, ops TEXT NOT NULL,
-    created REAL NOT NULL, expire_time INTEGER NOT NULL);
+    created REAL NOT NULL, expire_time INTEGER NOT NULL, formats TEXT NOT NULL DEFAULT '');
 CREATE INDEX temp_credentials_account ON temp_credentials(account_id, created);
 CREATE INDEX temp_credentials_expiry ON temp_credentials(expire_time);
+CREATE TABLE upload_urls(
+    account_id TEXT NOT NULL, name TEXT NOT NULL, url TEXT NOT NULL, expire_time INTEGER NOT NULL,
+    PRIMARY KEY(account_id, name)) WITHOUT ROWID;
 """,
 )
 
