@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -10,8 +11,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from holdall.client.presign import DIALECTS, presign_url
 from holdall.config import GiB, Settings
-from holdall.keys import ROOT_ACCOUNT, new_key_pair, root_key_pair
+from holdall.keys import ACCESS_ENV, CREDENTIALS_FILE, ROOT_ACCOUNT, SECRET_ENV, new_key_pair, root_key_pair
 from holdall.service.buckets import DEFAULT_PROJECT, new_project_id
 from holdall.service.quotas import UNIT_NAMES, to_raw, to_units
 from holdall.store.meta.base import DOWNLOAD_TRAFFIC, REQUEST_COUNT, STORAGE_VOLUME, Account, Project
@@ -220,6 +222,69 @@ def project_list(args: argparse.Namespace) -> None:
         print(f"{project.id}\t{project.name}")
 
 
+def _signing_keys(args: argparse.Namespace) -> tuple[str, str]:
+    if args.access_key and args.secret_key:
+        return args.access_key, args.secret_key
+    access, secret = os.environ.get(ACCESS_ENV), os.environ.get(SECRET_ENV)
+    if access and secret:
+        return access, secret
+    stored = Path(args.data) / CREDENTIALS_FILE
+    if stored.exists():
+        pair = json.loads(stored.read_text())
+        return pair["public_key"], pair["private_key"]
+    raise SystemExit(
+        f"holdall: give --access-key and --secret-key, set {ACCESS_ENV} and {SECRET_ENV}, or point --data at a server's"
+    )
+
+
+def presign(args: argparse.Namespace) -> None:
+    bucket, sep, key = args.target.lstrip("/").partition("/")
+    if not sep or not bucket or not key:
+        raise SystemExit("holdall: name the object as BUCKET/KEY")
+    headers = {}
+    for item in args.header:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise SystemExit(f"holdall: --header takes 'Name: value', not {item!r}")
+        headers[name.strip()] = value.strip()
+    access, secret = _signing_keys(args)
+    try:
+        url = presign_url(
+            args.method.upper(),
+            args.endpoint,
+            bucket,
+            key,
+            access,
+            secret,
+            expires=args.expires,
+            dialect=args.dialect,
+            headers=headers,
+            region=args.region,
+            security_token=args.security_token,
+            virtual_host=args.virtual_host,
+        )
+    except ValueError as problem:
+        raise SystemExit(f"holdall: {problem}") from None
+    print(url)
+
+
+def _add_presign_command(commands: Any) -> None:
+    sign = commands.add_parser("presign", help="print a presigned URL, signed locally with no network call")
+    sign.add_argument("method", help="GET, PUT, HEAD, DELETE or POST")
+    sign.add_argument("target", help="BUCKET/KEY")
+    sign.add_argument("--expires", type=int, default=3600, help="seconds the URL lives, at most 604800 (default 3600)")
+    sign.add_argument("--dialect", default="ufile", choices=DIALECTS, help="signature dialect (default ufile)")
+    sign.add_argument("--header", action="append", default=[], help="'Name: value' to sign; the request must send it")
+    sign.add_argument("--endpoint", default="http://127.0.0.1:9000", help="the server (default http://127.0.0.1:9000)")
+    sign.add_argument("--virtual-host", action="store_true", help="put the bucket in the host name")
+    sign.add_argument("--region", default="cn-bj", help="region of the V4 credential scope (default cn-bj)")
+    sign.add_argument("--access-key", default="", help="signing key; default: the environment or the data directory")
+    sign.add_argument("--secret-key", default="")
+    sign.add_argument("--security-token", default="", help="session token of a temporary key")
+    sign.add_argument("--data", default="holdall-data", help="data directory whose root key signs by default")
+    sign.set_defaults(func=presign)
+
+
 def _add_admin_commands(commands: Any) -> list[argparse.ArgumentParser]:
     quota = commands.add_parser("quota", help="grant and show quotas").add_subparsers(dest="action", required=True)
     grant = quota.add_parser("grant", help="add quota to an account in a region")
@@ -318,6 +383,7 @@ def main(argv: list[str] | None = None) -> None:
     disable.add_argument("name")
     disable.add_argument("--enable", action="store_true", help="enable it again")
     disable.set_defaults(func=account_disable)
+    _add_presign_command(commands)
     for sub in (create, listing, disable, *_add_admin_commands(commands)):
         sub.add_argument("--data", default="holdall-data", help="data directory (default ./holdall-data)")
 

@@ -16,6 +16,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from holdall.auth.encoding import uri_encode
 from holdall.auth.v4 import QueryError
 
 OSS_SUBRESOURCES = frozenset(
@@ -182,3 +183,32 @@ def string_to_sign(
 
 def signature(secret: str, text: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha1).digest()).decode()
+
+
+def presign(
+    dialect: V1Dialect,
+    access_key: str,
+    secret: str,
+    *,
+    method: str,
+    bucket: str,
+    key: str,
+    expires_at: int,
+    headers: Mapping[str, str] | None = None,
+    security_token: str = "",
+) -> dict[str, str]:
+    """The query of a presigned URL for ``/bucket/key``, signed locally."""
+    signed = {name.lower(): value for name, value in (headers or {}).items()}
+    query = {"Expires": str(expires_at)}
+    if security_token:
+        query[dialect.token_param] = security_token
+    path = f"/{bucket}/{key}" if dialect is OSS1 else f"/{bucket}/{uri_encode(key, keep_slash=True)}"
+    parsed = V1Query(dialect, access_key, expires_at, "", security_token)
+    text = string_to_sign(
+        parsed,
+        method,
+        canonical_resource(dialect, path, query),
+        signed,
+        content_type=signed.get("content-type", ""),
+    )
+    return {dialect.key_param: access_key, **query, "Signature": signature(secret, text)}
