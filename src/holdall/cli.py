@@ -15,6 +15,7 @@ from holdall.client.presign import DIALECTS, presign_url
 from holdall.config import GiB, Settings
 from holdall.keys import ACCESS_ENV, CREDENTIALS_FILE, ROOT_ACCOUNT, SECRET_ENV, new_key_pair, root_key_pair
 from holdall.service.buckets import DEFAULT_PROJECT, new_project_id
+from holdall.service.cors import CorsRuleError, dump_rules, parse_rules
 from holdall.service.quotas import UNIT_NAMES, to_raw, to_units
 from holdall.store.meta.base import DOWNLOAD_TRAFFIC, REQUEST_COUNT, STORAGE_VOLUME, Account, Project
 from holdall.store.meta.sqlite import SqliteMetaStore
@@ -200,6 +201,21 @@ def bucket_limit(args: argparse.Namespace) -> None:
     print(f"bucket {args.name}: at most {max_bytes or 'any number of'} bytes, {max_objects or 'any number of'} objects")
 
 
+def bucket_cors(args: argparse.Namespace) -> None:
+    try:
+        rules = parse_rules(args.rules)
+    except CorsRuleError as problem:
+        raise SystemExit(f"holdall: {problem}") from None
+    meta = _open_meta(args.data)
+    try:
+        if meta.bucket(args.name) is None:
+            raise SystemExit(f"holdall: no bucket {args.name!r}")
+        meta.set_bucket_cors_sync(args.name, dump_rules(rules) if rules else "")
+    finally:
+        meta.close()
+    print(f"bucket {args.name}: {len(rules)} CORS rule(s)")
+
+
 def project_create(args: argparse.Namespace) -> None:
     meta = _open_meta(args.data)
     try:
@@ -304,6 +320,12 @@ def _add_admin_commands(commands: Any) -> list[argparse.ArgumentParser]:
     limit.add_argument("--max-bytes", type=int, default=None)
     limit.add_argument("--max-objects", type=int, default=None)
     limit.set_defaults(func=bucket_limit)
+    cors = bucket.add_parser("cors", help="replace a bucket's CORS rules")
+    cors.add_argument("name")
+    cors.add_argument(
+        "rules", help='JSON: [{"AllowedOrigins": ["https://app.example"], "AllowedMethods": ["PUT"], ...}]; [] clears'
+    )
+    cors.set_defaults(func=bucket_cors)
 
     project = commands.add_parser("project", help="projects of an account").add_subparsers(dest="action", required=True)
     create = project.add_parser("create", help="create a project and print its ProjectId")
@@ -313,7 +335,7 @@ def _add_admin_commands(commands: Any) -> list[argparse.ArgumentParser]:
     listing = project.add_parser("list", help="list an account's projects")
     listing.add_argument("account")
     listing.set_defaults(func=project_list)
-    return [grant, show, limit, create, listing]
+    return [grant, show, limit, cors, create, listing]
 
 
 def main(argv: list[str] | None = None) -> None:

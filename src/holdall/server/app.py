@@ -13,6 +13,7 @@ from holdall.config import Settings
 from holdall.errors import BadRequest, HoldallError
 from holdall.server.authenticate import Authenticator
 from holdall.server.control_api import ControlApi
+from holdall.server.cors import Cors
 from holdall.server.dialects import UFILE, detect, dialect_error
 from holdall.server.http import Receive, Request, Response, Scope, Send, send_response
 from holdall.server.replies import error_response, json_response, session_id
@@ -42,6 +43,7 @@ class Components:
     api: ManagementApi
     sweeper: Sweeper
     meter: Meter
+    cors: Cors
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -65,6 +67,7 @@ def build(settings: Settings) -> Components:
         ),
         sweeper=Sweeper(settings, meta, blobs, executor),
         meter=meter,
+        cors=Cors(meta, settings.domain),
     )
 
 
@@ -72,6 +75,11 @@ class HoldallApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.parts: Components | None = None
+
+    @property
+    def cors(self) -> Cors:
+        assert self.parts is not None
+        return self.parts.cors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -124,7 +132,10 @@ class HoldallApp:
             request = Request(scope, receive, self.settings.body_timeout)
             if request.query or "authorization" in request.headers:
                 request.dialect = detect(request.query, request.headers)
-            response = await self.dispatch(request)
+            if request.method == "OPTIONS":
+                response = self.cors.preflight(request)
+            else:
+                response = await self.dispatch(request)
         except HoldallError as error:
             dialect = request.dialect if request is not None else UFILE
             if dialect == UFILE:
@@ -136,6 +147,11 @@ class HoldallApp:
             log.exception("unexpected error, session %s", sid)
             response = json_response({"RetCode": -1, "ErrMsg": f"internal error, session {sid}"}, 500)
             response.header("x-sessionid", sid)
+        if request is not None and "origin" in request.headers and request.method != "OPTIONS":
+            try:
+                self.cors.decorate(request, response)
+            except Exception:
+                log.exception("CORS headers failed")
         try:
             await send_response(send, response, head_only)
         except OSError:

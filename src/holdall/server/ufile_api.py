@@ -7,6 +7,7 @@ on failure, ``Message``.
 from __future__ import annotations
 
 import hmac
+import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,6 +18,7 @@ from holdall.server.control_api import ControlApi
 from holdall.server.http import Request, Response
 from holdall.server.replies import api_error_response, api_response
 from holdall.service.buckets import BucketService, resolve_project
+from holdall.service.cors import CorsRuleError, dump_rules, parse_rules
 from holdall.store.meta.base import Bucket, MetaStore
 
 Handler = Callable[[str, dict[str, str]], Awaitable[dict[str, Any]]]
@@ -88,6 +90,7 @@ class ManagementApi:
             "DescribeBucket": self.describe_bucket,
             "UpdateBucket": self.update_bucket,
             "UpdateBucketQuota": self.update_bucket_quota,
+            "UpdateBucketCors": self.update_bucket_cors,
             "DeleteBucket": self.delete_bucket,
             **more,
         }
@@ -137,6 +140,7 @@ class ManagementApi:
             "MaxObjects": bucket.max_objects,
             "UsedBytes": usage.used_bytes,
             "ObjectCount": usage.object_count,
+            "CORSRules": json.loads(bucket.cors) if bucket.cors else [],
         }
 
     async def create_bucket(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
@@ -173,6 +177,18 @@ class ManagementApi:
         max_objects = param_int(params, "MaxObjects", bucket.max_objects, 0, MAX_BYTES_CAP)
         await self.meta.set_bucket_caps(bucket.name, max_bytes, max_objects)
         return {"BucketName": bucket.name, "BucketId": bucket.id, "MaxBytes": max_bytes, "MaxObjects": max_objects}
+
+    async def update_bucket_cors(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
+        """Replaces a bucket's CORS rules with ``CORSRules``, a JSON list (``[]`` removes them)."""
+        bucket = self.buckets.owned(account_id, required(params, "BucketName"))
+        if "CORSRules" not in params:
+            raise ApiError(15002, "missing CORSRules")
+        try:
+            rules = parse_rules(params["CORSRules"])
+        except CorsRuleError as problem:
+            raise ApiError(15017, f"CORSRules: {problem}") from None
+        await self.meta.set_bucket_cors(bucket.name, dump_rules(rules) if rules else "")
+        return {"BucketName": bucket.name, "BucketId": bucket.id}
 
     async def delete_bucket(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
         bucket = await self.buckets.delete(account_id, required(params, "BucketName"))

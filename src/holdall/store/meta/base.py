@@ -36,6 +36,8 @@ class Bucket:
     """Hard cap on the bytes of the bucket's objects and unfinished parts; 0: none."""
     max_objects: int = 0
     """Hard cap on the number of objects; 0: none."""
+    cors: str = ""
+    """CORS rules as JSON (see :mod:`holdall.service.cors`); empty: none."""
 
 
 @dataclass(slots=True)
@@ -226,6 +228,7 @@ class MetaStore(Protocol):
     async def delete_bucket(self, name: str) -> None: ...
     def bucket_usage(self, name: str) -> BucketUsage: ...
     async def set_bucket_caps(self, name: str, max_bytes: int, max_objects: int) -> None: ...
+    async def set_bucket_cors(self, name: str, rules: str) -> None: ...
 
     # objects
     def object(self, bucket: str, key: str) -> ObjectRecord | None: ...

@@ -40,7 +40,7 @@ from holdall.store.meta.sqlite_ledger import SqliteLedger
 
 _OBJECT_COLUMNS = "bucket, key, size, etag, mime, created, modified, manifest, storage_class"
 _OBJECT_COLUMNS_O = ", ".join("o." + column.strip() for column in _OBJECT_COLUMNS.split(","))
-_BUCKET_COLUMNS = "name, id, account_id, project_id, type, region, created, modified, max_bytes, max_objects"
+_BUCKET_COLUMNS = "name, id, account_id, project_id, type, region, created, modified, max_bytes, max_objects, cors"
 _ACCOUNT_COLUMNS = "id, name, public_key, private_key, disabled, created"
 
 
@@ -249,7 +249,7 @@ class SqliteMetaStore(SqliteLedger):
         def insert(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
-                    f"INSERT INTO buckets({_BUCKET_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO buckets({_BUCKET_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         bucket.name,
                         bucket.id,
@@ -261,6 +261,7 @@ class SqliteMetaStore(SqliteLedger):
                         bucket.modified,
                         bucket.max_bytes,
                         bucket.max_objects,
+                        bucket.cors,
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -287,6 +288,15 @@ class SqliteMetaStore(SqliteLedger):
 
     def set_bucket_caps_sync(self, name: str, max_bytes: int, max_objects: int) -> None:
         self._write_config_sync(lambda conn: self._set_caps(conn, name, max_bytes, max_objects))
+
+    def _set_cors(self, conn: sqlite3.Connection, name: str, rules: str) -> None:
+        conn.execute("UPDATE buckets SET cors = ? WHERE name = ?", (rules, name))
+
+    async def set_bucket_cors(self, name: str, rules: str) -> None:
+        await self._write_config(lambda conn: self._set_cors(conn, name, rules))
+
+    def set_bucket_cors_sync(self, name: str, rules: str) -> None:
+        self._write_config_sync(lambda conn: self._set_cors(conn, name, rules))
 
     async def delete_bucket(self, name: str) -> None:
         def delete(conn: sqlite3.Connection) -> None:

@@ -74,6 +74,10 @@ CREATE TABLE upload_urls(
     account_id TEXT NOT NULL, name TEXT NOT NULL, url TEXT NOT NULL, expire_time INTEGER NOT NULL,
     PRIMARY KEY(account_id, name)) WITHOUT ROWID;
 """,
+    # 4: CORS rules of buckets
+    """
+ALTER TABLE buckets ADD COLUMN cors TEXT NOT NULL DEFAULT '';
+""",
 )
 
 
