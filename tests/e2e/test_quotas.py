@@ -44,10 +44,13 @@ class Tenant:
     def api(self, action: str, **params: object) -> Any:
         return api(self.server, action, keys=self.keys, **params)
 
-    def request(self, method: str, key: str, data: bytes | None = None, bucket: str | None = None) -> requests.Response:
+    def request(
+        self, method: str, key: str, data: bytes | None = None, bucket: str | None = None, query: str = ""
+    ) -> requests.Response:
         bucket = bucket or self.bucket
         headers = signed_headers(method, bucket, key, {"Content-Type": "application/octet-stream"}, self.keys)
-        return requests.request(method, f"{self.server.url}/{bucket}/{key}", data=data, headers=headers)
+        url = f"{self.server.url}/{bucket}/{key}" + (f"?{query}" if query else "")
+        return requests.request(method, url, data=data, headers=headers)
 
     def grant(self, **amounts: float) -> str:
         args = [f"--{name.replace('_', '-')}={value}" for name, value in amounts.items()]
@@ -201,13 +204,15 @@ def test_two_processes_racing_for_a_capped_bucket(qserver: Server) -> None:
     }  # fmt: skip
     assert described[tenant.bucket]["ObjectCount"] == 20 and described[tenant.bucket]["MaxObjects"] == 20
     assert described[bytes_bucket]["UsedBytes"] == 50_000 and described[bytes_bucket]["MaxBytes"] == 50_000
-    listed = tenant.request("GET", "").json()["DataSet"]
+    listed = tenant.request("GET", "", query="limit=100").json()["DataSet"]
     assert len(listed) == 20
     # deleting makes room again; overwriting with something larger is refused
-    assert tenant.request("DELETE", "p0-0000", bucket=bytes_bucket).status_code in (204, 200)
-    keys = [item["FileName"] for item in tenant.request("GET", "", bucket=bytes_bucket).json()["DataSet"]]
+    listing = tenant.request("GET", "", bucket=bytes_bucket, query="limit=100").json()["DataSet"]
+    keys = [item["FileName"] for item in listing]
+    assert len(keys) == 50
+    assert tenant.request("DELETE", keys[0], bucket=bytes_bucket).status_code == 204
     assert tenant.request("PUT", "again", b"y" * 1000, bucket=bytes_bucket).status_code == 200
-    refused_for(tenant.request("PUT", keys[0], b"y" * 1001, bucket=bytes_bucket), "capped at 50000 bytes")
+    refused_for(tenant.request("PUT", keys[1], b"y" * 1001, bucket=bytes_bucket), "capped at 50000 bytes")
     assert tenant.api("UpdateBucketQuota", BucketName=tenant.bucket)["RetCode"] == 15002
     assert tenant.api("UpdateBucketQuota", BucketName=tenant.bucket, MaxBytes=-1)["RetCode"] == 15018
 
