@@ -9,6 +9,7 @@ where its own signer differs.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from xml.sax.saxutils import escape
 
@@ -39,8 +40,16 @@ def detect(query: Mapping[str, str], headers: Mapping[str, str]) -> str:
     return UFILE
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(value: str) -> str:
+    """``value`` escaped for XML 1.0, with the characters XML cannot hold replaced by U+FFFD."""
+    return escape(_NOT_XML.sub("\ufffd", value))
+
+
 def _xml_error(fields: list[tuple[str, str]], status: int) -> Response:
-    body = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in fields)
+    body = "".join(f"<{name}>{_xml_text(value)}</{name}>" for name, value in fields)
     xml = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{body}</Error>'
     return Response(status, [(b"content-type", b"application/xml")], xml.encode())
 
