@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +109,15 @@ def serve(args: argparse.Namespace) -> None:
     supervisor.serve(settings, args.log_level, args.graceful_timeout)
 
 
+@contextlib.contextmanager
+def _opened_meta(data: str) -> Iterator[SqliteMetaStore]:
+    meta = _open_meta(data)
+    try:
+        yield meta
+    finally:
+        meta.close()
+
+
 def _open_meta(data: str) -> SqliteMetaStore:
     settings = Settings(data_dir=Path(data).resolve())
     if not settings.meta_path.exists():
@@ -115,38 +126,29 @@ def _open_meta(data: str) -> SqliteMetaStore:
 
 
 def account_create(args: argparse.Namespace) -> None:
-    meta = _open_meta(args.data)
-    try:
+    with _opened_meta(args.data) as meta:
         if meta.account_by_name(args.name) is not None:
             raise SystemExit(f"holdall: account {args.name!r} exists already")
         pair = new_key_pair()
         meta.create_account_sync(
             Account(uuid.uuid4().hex, args.name, pair.public_key, pair.private_key, False, int(time.time()))
         )
-    finally:
-        meta.close()
     print(f"account {args.name}")
     print(f"  public key:  {pair.public_key}")
     print(f"  private key: {pair.private_key}")
 
 
 def account_list(args: argparse.Namespace) -> None:
-    meta = _open_meta(args.data)
-    try:
+    with _opened_meta(args.data) as meta:
         for account in meta.accounts():
             state = "disabled" if account.disabled else "active"
             print(f"{account.name}\t{account.public_key}\t{state}")
-    finally:
-        meta.close()
 
 
 def account_disable(args: argparse.Namespace) -> None:
-    meta = _open_meta(args.data)
-    try:
+    with _opened_meta(args.data) as meta:
         if not meta.set_account_disabled_sync(args.name, not args.enable):
             raise SystemExit(f"holdall: no account {args.name!r}")
-    finally:
-        meta.close()
     print(f"account {args.name} {'enabled' if args.enable else 'disabled'}")
 
 
@@ -166,21 +168,15 @@ def quota_grant(args: argparse.Namespace) -> None:
     given = {quota_type: to_raw(quota_type, units) for quota_type, units in amounts.items() if units}
     if not given:
         raise SystemExit("holdall: give --storage-volume, --download-traffic or --request-count")
-    meta = _open_meta(args.data)
-    try:
+    with _opened_meta(args.data) as meta:
         account = _account(meta, args.account)
         meta.add_quota_sync(account.id, args.region, given)
-    finally:
-        meta.close()
     quota_show(args)
 
 
 def quota_show(args: argparse.Namespace) -> None:
-    meta = _open_meta(args.data)
-    try:
+    with _opened_meta(args.data) as meta:
         found = meta.quotas(_account(meta, args.account).id)
-    finally:
-        meta.close()
     if not found:
         print(f"account {args.account}: no quota set, unlimited")
     for (region, quota_type), raw in sorted(found.items()):
@@ -188,16 +184,13 @@ def quota_show(args: argparse.Namespace) -> None:
 
 
 def bucket_limit(args: argparse.Namespace) -> None:
-    meta = _open_meta(args.data)
-    try:
+    with _opened_meta(args.data) as meta:
         bucket = meta.bucket(args.name)
         if bucket is None:
             raise SystemExit(f"holdall: no bucket {args.name!r}")
         max_bytes = bucket.max_bytes if args.max_bytes is None else args.max_bytes
         max_objects = bucket.max_objects if args.max_objects is None else args.max_objects
         meta.set_bucket_caps_sync(bucket.name, max_bytes, max_objects)
-    finally:
-        meta.close()
     print(f"bucket {args.name}: at most {max_bytes or 'any number of'} bytes, {max_objects or 'any number of'} objects")
 
 
@@ -206,33 +199,24 @@ def bucket_cors(args: argparse.Namespace) -> None:
         rules = parse_rules(args.rules)
     except CorsRuleError as problem:
         raise SystemExit(f"holdall: {problem}") from None
-    meta = _open_meta(args.data)
-    try:
+    with _opened_meta(args.data) as meta:
         if meta.bucket(args.name) is None:
             raise SystemExit(f"holdall: no bucket {args.name!r}")
         meta.set_bucket_cors_sync(args.name, dump_rules(rules) if rules else "")
-    finally:
-        meta.close()
     print(f"bucket {args.name}: {len(rules)} CORS rule(s)")
 
 
 def project_create(args: argparse.Namespace) -> None:
-    meta = _open_meta(args.data)
-    try:
+    with _opened_meta(args.data) as meta:
         account = _account(meta, args.account)
         project = Project(new_project_id(), account.id, args.name, int(time.time()))
         meta.create_project_sync(project)
-    finally:
-        meta.close()
     print(f"project {project.id} ({args.name}) of account {args.account}")
 
 
 def project_list(args: argparse.Namespace) -> None:
-    meta = _open_meta(args.data)
-    try:
+    with _opened_meta(args.data) as meta:
         projects = meta.projects(_account(meta, args.account).id)
-    finally:
-        meta.close()
     print(f"{DEFAULT_PROJECT}\t(the default project)")
     for project in projects:
         print(f"{project.id}\t{project.name}")

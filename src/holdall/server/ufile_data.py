@@ -359,6 +359,20 @@ class DataPlane:
         self._admit(principal, request, bucket, Op.WRITE, key)
         self._refuse_update(principal, bucket, key)
         md5 = parse_content_md5(fields.get("Content-MD5") or request.header("content-md5"))
+        record = await self._store_form_file(principal, bucket, key, mime, reader, expected_md5=md5)
+        return Response(200).header("etag", record.etag)
+
+    async def _store_form_file(
+        self,
+        principal: Principal,
+        bucket: Bucket,
+        key: str,
+        mime: str,
+        reader: FormReader,
+        *,
+        expected_md5: bytes | None = None,
+        size_range: tuple[int, int] | None = None,
+    ) -> ObjectRecord:
         with _update_refusal(principal, key):
             record = await self.objects.put(
                 bucket.name,
@@ -366,14 +380,15 @@ class DataPlane:
                 mime,
                 reader.file_chunks(),
                 declared_size=None,
-                expected_md5=md5,
+                expected_md5=expected_md5,
                 if_absent=principal.deny_update,
+                size_range=size_range,
             )
         try:
             await reader.finish()
         except HoldallError:
             pass  # the file part was whole; what trails it does not matter
-        return Response(200).header("etag", record.etag)
+        return record
 
     async def post_policy_form(
         self, request: Request, bucket: Bucket, reader: FormReader, fields: dict[str, str], file_part: FilePart
@@ -387,20 +402,7 @@ class DataPlane:
         if status not in ("200", "201", "204"):
             status = "204"
         mime = fields.get("content-type") or file_part.content_type
-        with _update_refusal(principal, key):
-            record = await self.objects.put(
-                bucket.name,
-                key,
-                mime,
-                reader.file_chunks(),
-                declared_size=None,
-                if_absent=principal.deny_update,
-                size_range=form.policy.length_range,
-            )
-        try:
-            await reader.finish()
-        except HoldallError:
-            pass
+        record = await self._store_form_file(principal, bucket, key, mime, reader, size_range=form.policy.length_range)
         response = Response(int(status))
         if status == "201":
             location = f"http://{request.header('host')}/{quote(key)}"
