@@ -71,5 +71,6 @@ def test_temporary_keys_in_every_dialect(server: Server, bucket_manager: BucketM
 
     assert requests.put(url(result["FullPath"], result["SessionToken"]), data=b"zip").status_code == 200
     assert requests.put(url("packages/other.zip", result["SessionToken"]), data=b"zip").status_code == 403
+    assert requests.put(url(f"x/../{result['FullPath']}", result["SessionToken"]), data=b"zip").status_code == 403
     assert requests.put(url(result["FullPath"], "wrong-token"), data=b"zip").status_code == 403
     assert requests.put(url(result["FullPath"], ""), data=b"zip").status_code == 403

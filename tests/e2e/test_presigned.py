@@ -131,6 +131,9 @@ def test_oss_v4_and_v1(server: Server, bucket: str) -> None:
         assert browser.status_code == 403
         error = xml_error(browser)
         assert error["Code"] == "SignatureDoesNotMatch" and "Content-Type: image/png" in error["Message"]
+    unsigned = oss_url(server, "PUT", bucket, "unsigned-header")
+    extra = requests.put(unsigned, data=b"x", headers={"x-oss-meta-sneaky": "1"})
+    assert extra.status_code == 403 and xml_error(extra)["Code"] == "SignatureDoesNotMatch"
     too_long = requests.get(oss_url(server, "GET", bucket, KEY, v4=False, expires=8 * 86400))
     assert too_long.status_code == 400 and xml_error(too_long)["Code"] == "AuthorizationQueryParametersError"
 
@@ -193,6 +196,8 @@ def test_tampered_and_unknown(server: Server, bucket: str) -> None:
     assert xml_error(requests.put(elsewhere, data=b"x"))["Code"] == "SignatureDoesNotMatch"
     dotted = url.replace("/tamper?", "/x/%2E%2E/tamper?")
     assert requests.put(dotted, data=b"x").status_code == 403
+    encoded_slash = url.replace("/tamper?", "/x%2Ftamper?")
+    assert xml_error(requests.put(encoded_slash, data=b"x"))["Code"] == "SignatureDoesNotMatch"
     stranger = s3_url(server, "PUT", bucket, "tamper", keys=("NOSUCHKEY", "secret"))
     assert xml_error(requests.put(stranger, data=b"x"))["Code"] == "InvalidAccessKeyId"
     broken = url.replace("X-Amz-Credential=", "X-Amz-Credential=x")
