@@ -373,3 +373,13 @@ def test_bucket_type_and_account_changes_reach_every_worker_at_once(server: Serv
     }
     assert refused == {403}
     assert other.describebucket()[0]["RetCode"] == 15037
+
+
+def test_reads_see_every_acknowledged_overwrite_in_every_worker(server: Server, bucket: str) -> None:
+    for round_ in range(15):
+        body = f"version {round_}".encode()
+        assert put(server, bucket, "hot", body).status_code == 200
+        seen = {get(server, bucket, "hot", Connection="close").content for _ in range(6)}
+        assert seen == {body}
+    assert call(server, "DELETE", bucket, "hot").status_code == 204
+    assert {get(server, bucket, "hot", Connection="close").status_code for _ in range(6)} == {404}

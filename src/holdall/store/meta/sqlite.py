@@ -42,6 +42,8 @@ _OBJECT_COLUMNS = "bucket, key, size, etag, mime, created, modified, manifest, s
 _OBJECT_COLUMNS_O = ", ".join("o." + column.strip() for column in _OBJECT_COLUMNS.split(","))
 _BUCKET_COLUMNS = "name, id, account_id, project_id, type, region, created, modified, max_bytes, max_objects, cors"
 _ACCOUNT_COLUMNS = "id, name, public_key, private_key, disabled, created"
+READ_CACHE_BYTES = 8 * 1024 * 1024
+"""About how much one reading thread remembers of objects it read, inline bytes included."""
 
 
 def _object(row: tuple[Any, ...]) -> ObjectRecord:
@@ -314,12 +316,29 @@ class SqliteMetaStore(SqliteLedger):
         return _current(self._reader, bucket, key)
 
     def object_for_read(self, bucket: str, key: str) -> tuple[ObjectRecord, bytes | None] | None:
-        row = self._reader.execute(
+        """Remembered per reading thread until any connection commits anything (``PRAGMA data_version``
+        moves), so repeated reads of an unchanged store skip the query and the decoding."""
+        conn = self._reader
+        local = self._local
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        cache: dict[tuple[str, str], tuple[ObjectRecord, bytes | None]] | None = getattr(local, "reads", None)
+        if cache is None or local.read_version != version or local.read_bytes > READ_CACHE_BYTES:
+            cache = local.reads = {}
+            local.read_version = version
+            local.read_bytes = 0
+        found = cache.get((bucket, key))
+        if found is not None:
+            return found
+        row = conn.execute(
             f"SELECT {_OBJECT_COLUMNS_O}, b.data FROM objects o LEFT JOIN blobs b ON b.id = o.inline_blob"
             " WHERE o.bucket = ? AND o.key = ?",
             (bucket, key),
         ).fetchone()
-        return (_object(row), row[9]) if row else None
+        if row is None:
+            return None
+        found = cache[(bucket, key)] = (_object(row), row[9])
+        local.read_bytes += 512 + len(key) + (len(row[9]) if row[9] else 0)
+        return found
 
     def objects(self, bucket: str, prefix: str, after: str, limit: int, at_least: str = "") -> list[ObjectRecord]:
         sql = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key > ? AND key >= ?"
