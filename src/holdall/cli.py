@@ -18,6 +18,7 @@ from holdall.config import GiB, Settings
 from holdall.keys import ACCESS_ENV, CREDENTIALS_FILE, ROOT_ACCOUNT, SECRET_ENV, new_key_pair, root_key_pair
 from holdall.service.buckets import DEFAULT_PROJECT, new_project_id
 from holdall.service.cors import CorsRuleError, dump_rules, parse_rules
+from holdall.service.formats import SIGNATURES
 from holdall.service.quotas import UNIT_NAMES, to_raw, to_units
 from holdall.store.meta.base import DOWNLOAD_TRAFFIC, REQUEST_COUNT, STORAGE_VOLUME, Account, Project
 from holdall.store.meta.sqlite import SqliteMetaStore
@@ -99,7 +100,11 @@ def serve(args: argparse.Namespace) -> None:
         resource_bucket=args.resource_bucket,
         resource_formats=tuple(kind.strip().lower() for kind in args.resource_formats.split(",") if kind.strip()),
         resource_url_lifetime=args.resource_url_lifetime,
+        resource_pending_max=args.resource_pending_max,
     )
+    unknown = [kind for kind in settings.resource_formats if kind not in SIGNATURES]
+    if unknown or not settings.resource_formats:
+        raise SystemExit(f"holdall: --resource-formats takes a list of {', '.join(SIGNATURES)}")
     prepare_data_dir(settings)
     print(
         f"holdall: serving {settings.data_dir} on http://{host}:{port}"
@@ -373,6 +378,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     run.add_argument("--resource-bucket", default="holdall-resources", help="system bucket of GetResourceUploadUrl")
     run.add_argument("--resource-formats", default="mp3,wav", help="formats GetResourceUploadUrl accepts (mp3,wav)")
+    run.add_argument(
+        "--resource-pending-max", type=int, default=1000, help="live resource upload URLs per account (default 1000)"
+    )
     run.add_argument(
         "--resource-url-lifetime", type=_seconds, default=600, help="seconds a resource upload URL lives (default 600)"
     )

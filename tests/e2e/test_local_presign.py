@@ -56,7 +56,7 @@ def test_cli_refuses_what_it_cannot_sign(server: Server, bucket: str) -> None:
         assert out.returncode != 0 and out.stderr.startswith("holdall: ")
 
 
-@pytest.mark.parametrize("dialect", ["aws4", "oss4", "tos4", "oss1", "aws2", "cos"])
+@pytest.mark.parametrize("dialect", ["ufile", "aws4", "oss4", "tos4", "oss1", "aws2", "cos"])
 def test_temporary_keys_in_every_dialect(server: Server, bucket_manager: BucketManager, dialect: str) -> None:
     application = f"app-{uuid.uuid4().hex[:10]}"
     assert bucket_manager.createbucket(application, "cn-bj", "private")[0]["RetCode"] == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -148,3 +149,22 @@ def test_seed_003_errors(server: Server) -> None:
     assert error(Version="2020-01-01", FileName="a.wav") == (400, "InvalidParameter")
     assert error(Version="2022-01-01", FileName="notes.txt") == (400, "InvalidParameter")
     assert error(Version="2022-01-01", FileName="a/b.wav") == (400, "InvalidParameter")
+
+
+def test_seed_003_quota_of_live_urls(tmp_path: Path) -> None:
+    server = Server(data=tmp_path / "data", extra=["--resource-pending-max", "2", "--resource-formats", "wav"]).start()
+    try:
+        for name in ("a.wav", "b.wav", "a.wav"):
+            assert action(server, "GetResourceUploadUrl", Version="2022-01-01", FileName=name).status_code == 200
+        over = action(server, "GetResourceUploadUrl", Version="2022-01-01", FileName="c.wav")
+        assert over.status_code == 400
+        assert over.json()["ResponseMetadata"]["Error"]["Code"] == "QuotaExceeded"
+        mp3 = action(server, "GetResourceUploadUrl", Version="2022-01-01", FileName="d.mp3")
+        assert mp3.json()["ResponseMetadata"]["Error"]["Code"] == "InvalidParameter"
+    finally:
+        server.stop()
+    refused = subprocess.run(
+        [sys.executable, "-m", "holdall", "serve", "--data", str(tmp_path / "other"), "--resource-formats", "exe"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "--resource-formats" in refused.stderr

@@ -57,6 +57,8 @@ def presign_url(
             content_md5=lowered.get("content-md5", ""),
             content_type=lowered.get("content-type", ""),
         )
+        if security_token:
+            query["SecurityToken"] = security_token
     elif dialect in ("aws4", "oss4", "tos4"):
         family = {"aws4": v4.AWS4, "oss4": v4.OSS4, "tos4": v4.TOS4}[dialect]
         query = v4.presign(

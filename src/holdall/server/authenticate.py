@@ -17,6 +17,8 @@ from holdall.server.presigned import PresignedAuth
 from holdall.store.meta.base import MetaStore, Token
 
 UFILE_DIALECT = "ufile"
+SESSION_HEADER = "x-ufile-security-token"
+SESSION_PARAM = "SecurityToken"
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 
 
@@ -114,7 +116,10 @@ class Authenticator:
         else:
             raise MissingAuthorization()
 
-        private_key, principal = self._secret(credential.public_key)
+        # UFile has no field for a session token: holdall takes it from X-Ufile-Security-Token or
+        # SecurityToken, so temporary keys work in this dialect too.
+        session_token = request.header(SESSION_HEADER) or query.get(SESSION_PARAM, "")
+        private_key, principal = self.lookup(credential.public_key, session_token)
         headers = request.headers
         mime = content_type if content_type is not None else headers.get("content-type", "")
         md5 = headers.get("content-md5", "")
