@@ -1,8 +1,8 @@
 """Who a request acts as, once its signature has been checked, and what it may do.
 
-Every data-plane call asks :meth:`Principal.authorize` before it touches anything: account keys
-may do everything in their own buckets; a token (seed 004 §21–23) only what its rules allow. A
-refusal names the rule that refused.
+Every data-plane call asks :meth:`TokenScope.check` before it touches anything: account keys may
+do everything in their own buckets; a token (seed 004 §21–23) or a temporary key (seed 002) only
+what its rules allow. A refusal names the rule that refused.
 """
 
 from __future__ import annotations
