@@ -19,6 +19,7 @@ from holdall.store.meta.base import MetaStore, Token
 UFILE_DIALECT = "ufile"
 SESSION_HEADER = "x-ufile-security-token"
 SESSION_PARAM = "SecurityToken"
+VERIFIED_LIMIT = 8192
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 
 
@@ -39,6 +40,7 @@ class Authenticator:
     def __init__(self, meta: MetaStore) -> None:
         self.meta = meta
         self.presigned = PresignedAuth(self.lookup)
+        self._verified: set[tuple[object, ...]] = set()
 
     def lookup(self, access_key: str, session_token: str) -> tuple[str, Principal]:
         """The secret of a key pair and whom it signs for; temporary keys need their session token."""
@@ -124,6 +126,23 @@ class Authenticator:
         mime = content_type if content_type is not None else headers.get("content-type", "")
         md5 = headers.get("content-md5", "")
         endings = (True, False) if any(name.startswith(ufile.HEADER_PREFIX) for name in headers) else (True,)
+        # A presigned URL is used again and again: remember what verified, keyed by everything it signs.
+        remembered = None
+        if len(endings) == 1:
+            remembered = (
+                credential.public_key,
+                credential.signature,
+                request.method,
+                bucket,
+                key,
+                md5,
+                mime,
+                date,
+                suffixes,
+                private_key,
+            )
+            if remembered in self._verified:
+                return principal
         candidates = [
             ufile.string_to_sign(
                 request.method,
@@ -141,4 +160,8 @@ class Authenticator:
         ]
         if not ufile.signature_matches(private_key, candidates, credential.signature):
             raise AccessDenied("invalid signature")
+        if remembered is not None:
+            if len(self._verified) >= VERIFIED_LIMIT:
+                self._verified.clear()
+            self._verified.add(remembered)
         return principal
