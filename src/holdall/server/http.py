@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,14 @@ def parse_query(raw: bytes) -> dict[str, str]:
     except UnicodeDecodeError:
         raise BadRequest("the query string is not valid UTF-8 once percent-decoded") from None
     return query
+
+
+_cached_query = functools.lru_cache(maxsize=4096)(parse_query)
+
+
+def _parsed_query(raw: bytes) -> dict[str, str]:
+    """Presigned URLs come back again and again: their queries are parsed once per process."""
+    return _cached_query(raw) if len(raw) <= 2048 else parse_query(raw)
 
 
 class BodyIncomplete(HoldallError):
@@ -68,7 +77,8 @@ class Request:
             name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
         }
         raw_query: bytes = scope["query_string"]
-        self.query: dict[str, str] = parse_query(raw_query) if raw_query else {}
+        self.query: dict[str, str] = _parsed_query(raw_query) if raw_query else {}
+        """Shared between requests with the same query string: never change it."""
         self.dialect = "ufile"
         """The signing dialect of a presigned query, which also shapes the error replies."""
         self.virtual_host = False

@@ -1,0 +1,88 @@
+"""CPU cost of one signed 1 KiB GET inside holdall's ASGI app, without a socket or uvicorn.
+
+Run by hand: ``.venv/bin/python bench/inprocess.py [--profile]``. Calls the app 5,000 times per
+round, eight rounds, and prints the best round's time per request; ``--profile`` then prints a
+cProfile of one more round, sorted by cumulative time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from holdall.auth import ufile
+from holdall.cli import prepare_data_dir
+from holdall.config import Settings
+from holdall.server.app import HoldallApp
+
+ACCESS, SECRET = "HABENCHACCESSKEY0000", "holdall-bench-secret"
+ROUND = 5000
+
+
+async def call(
+    app: HoldallApp, method: str, path: str, query: bytes = b"", headers: Any = (), body: bytes = b""
+) -> Any:
+    scope = {
+        "type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": query,
+        "headers": [(b"host", b"127.0.0.1:9000"), *headers], "client": ("127.0.0.1", 1234),
+    }  # fmt: skip
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    messages: list[Any] = []
+
+    async def send(message: Any) -> None:
+        messages.append(message)
+
+    await app(scope, receive, send)
+    return messages
+
+
+async def main(profile: bool) -> None:
+    os.environ["HOLDALL_ACCESS_KEY"], os.environ["HOLDALL_SECRET_KEY"] = ACCESS, SECRET
+    settings = Settings(data_dir=Path(tempfile.mkdtemp()) / "data", sweep_interval=0)
+    prepare_data_dir(settings)
+    app = HoldallApp(settings)
+    app.startup()
+    params = {"Action": "CreateBucket", "BucketName": "bench", "PublicKey": ACCESS}
+    params["Signature"] = ufile.api_signature(params, SECRET)
+    await call(app, "GET", "/", urlencode(params).encode())
+    expires = int(time.time()) + 3600
+    put = ufile.presign_query(ACCESS, SECRET, "PUT", "bench", "k", expires)
+    await call(app, "PUT", "/bench/k", urlencode(put).encode(), [(b"content-length", b"1024")], b"a" * 1024)
+    get = urlencode(ufile.presign_query(ACCESS, SECRET, "GET", "bench", "k", expires)).encode()
+    assert (await call(app, "GET", "/bench/k", get))[0]["status"] == 200
+    best = float("inf")
+    for _ in range(8):
+        start = time.perf_counter()
+        for _ in range(ROUND):
+            await call(app, "GET", "/bench/k", get)
+        best = min(best, time.perf_counter() - start)
+    print(f"{best / ROUND * 1e6:.1f} µs per GET (best of 8 rounds of {ROUND})")
+    if profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(ROUND):
+            await call(app, "GET", "/bench/k", get)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profile", action="store_true")
+    asyncio.run(main(parser.parse_args().profile))
