@@ -2,22 +2,19 @@
 
 A policy is base64 JSON ``{"expiration": ISO 8601, "conditions": [...]}``; conditions are
 ``{"field": "v"}``, ``["eq", "$field", "v"]``, ``["starts-with", "$field", "prefix"]`` and
-``["content-length-range", min, max]``. The signature covers the base64 text itself. Pure: no I/O,
-no clock.
+``["content-length-range", min, max]``. The signature covers the base64 text itself, signed as a
+V1 (:func:`holdall.auth.v1.signature`) or V4 (:func:`holdall.auth.v4.signature`) string would be.
+Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from holdall.auth import v4
 
 MAX_POLICY_BYTES = 64 * 1024
 
@@ -107,13 +104,3 @@ def check(policy: Policy, fields: Mapping[str, str], now: float) -> None:
             raise PolicyError(f'Condition failed: ["eq", "${condition.name}", "{condition.value}"]')
         if condition.kind == "starts-with" and not value.startswith(condition.value):
             raise PolicyError(f'Condition failed: ["starts-with", "${condition.name}", "{condition.value}"]')
-
-
-def v1_signature(secret: str, encoded: str) -> str:
-    """OSS V1 forms: base64(HMAC-SHA1(secret, policy))."""
-    return base64.b64encode(hmac.new(secret.encode(), encoded.encode(), hashlib.sha1).digest()).decode()
-
-
-def v4_signature(dialect: v4.V4Dialect, secret: str, date: str, region: str, encoded: str) -> str:
-    """S3 V4 and OSS V4 forms: hex(HMAC-SHA256(derived key, policy))."""
-    return v4.signature(dialect, secret, date, region, encoded)

@@ -10,12 +10,10 @@ what boto3 makes when no signature version is set). Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from holdall.auth import ufile
 from holdall.auth.encoding import uri_encode
 from holdall.auth.v4 import QueryError
 
@@ -181,8 +179,8 @@ def string_to_sign(
     return f"{method.upper()}\n{md5}\n{content_type}\n{parsed.expires_at}\n{custom}{resource}"
 
 
-def signature(secret: str, text: str) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha1).digest()).decode()
+signature = ufile.sign
+"""base64(HMAC-SHA1(secret, text)): the UFile signature, which these dialects share."""
 
 
 def presign(

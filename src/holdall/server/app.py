@@ -14,9 +14,9 @@ from holdall.errors import BadRequest, HoldallError
 from holdall.server.authenticate import Authenticator
 from holdall.server.control_api import ControlApi
 from holdall.server.cors import Cors
-from holdall.server.dialects import UFILE, detect, dialect_error
-from holdall.server.http import Receive, Request, Response, Scope, Send, send_response
-from holdall.server.replies import error_response, json_response, session_id
+from holdall.server.dialects import detect, dialect_error
+from holdall.server.http import UFILE, Receive, Request, Response, Scope, Send, send_response
+from holdall.server.replies import json_response, session_id
 from holdall.server.routing import route
 from holdall.server.ufile_accounting_api import AccountingApi
 from holdall.server.ufile_api import ManagementApi
@@ -63,7 +63,7 @@ def build(settings: Settings) -> Components:
         executor=executor,
         data=DataPlane(meta, objects, MultipartService(objects), Authenticator(meta), book, meter),
         api=ManagementApi(
-            meta, buckets, settings.region, accounting.actions(), ControlApi(settings, meta, TempAccess(settings, meta))
+            meta, buckets, settings.region, accounting.actions(), ControlApi(settings, TempAccess(settings, meta))
         ),
         sweeper=Sweeper(settings, meta, blobs, executor),
         meter=meter,
@@ -138,20 +138,14 @@ class HoldallApp:
                 response = await self.dispatch(request)
         except HoldallError as error:
             dialect = request.dialect if request is not None else UFILE
-            if dialect == UFILE:
-                response = error_response(error)
-            else:
-                response = dialect_error(error, dialect, scope.get("path", "/"))
+            response = dialect_error(error, dialect, scope.get("path", "/"))
         except Exception:
             sid = session_id()
             log.exception("unexpected error, session %s", sid)
             response = json_response({"RetCode": -1, "ErrMsg": f"internal error, session {sid}"}, 500)
             response.header("x-sessionid", sid)
-        if request is not None and "origin" in request.headers and request.method != "OPTIONS":
-            try:
-                self.cors.decorate(request, response)
-            except Exception:
-                log.exception("CORS headers failed")
+        if request is not None and "origin" in request.headers:
+            self.cors.decorate(request, response)
         try:
             await send_response(send, response, head_only)
         except OSError:

@@ -9,18 +9,16 @@ from __future__ import annotations
 import hmac
 
 from holdall import clock
-from holdall.auth import ufile
+from holdall.auth import ufile, v4
 from holdall.auth.principal import ANONYMOUS, Principal, TokenScope
 from holdall.errors import AccessDenied, BadRequest, InvalidAccessKey, MissingAuthorization
-from holdall.server.http import Request
+from holdall.server.http import UFILE, Request
 from holdall.server.presigned import PresignedAuth
 from holdall.store.meta.base import MetaStore, Token
 
-UFILE_DIALECT = "ufile"
 SESSION_HEADER = "x-ufile-security-token"
 SESSION_PARAM = "SecurityToken"
 VERIFIED_LIMIT = 8192
-MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 
 
 def scope_of(token: Token) -> TokenScope:
@@ -90,7 +88,7 @@ class Authenticator:
         ``authorization`` and ``content_type`` override the header values (form uploads carry
         them as form fields).
         """
-        if authorization is None and request.dialect != UFILE_DIALECT:
+        if authorization is None and request.dialect != UFILE:
             return self.presigned.principal(request, bucket, key)
         header = authorization if authorization is not None else request.header("authorization")
         query = request.query
@@ -109,7 +107,7 @@ class Authenticator:
             now = clock.now()
             if int(expires) < now:
                 raise AccessDenied("the presigned URL has expired")
-            if int(expires) - now > MAX_PRESIGN_SECONDS:
+            if int(expires) - now > v4.MAX_EXPIRES:
                 raise AccessDenied("a presigned URL may be valid for at most 7 days")
             credential = ufile.Credential("UCloud", public_key, signature)
             date = expires

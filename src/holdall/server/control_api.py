@@ -9,21 +9,17 @@ GetResourceUploadUrl.
 
 from __future__ import annotations
 
-import json
 import logging
-import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from holdall import clock
 from holdall.config import Settings
 from holdall.errors import ApiError, QuotaExceeded, RateLimited
 from holdall.server.http import Response
-from holdall.server.routing import MAX_KEY_BYTES
-from holdall.service.tempaccess import AlreadyUploaded, NameRefused, TempAccess
-from holdall.store.meta.base import MetaStore, TempCredential
+from holdall.server.replies import json_response
+from holdall.service.tempaccess import AlreadyUploaded, NameRefused, NoApplication, NotYourApplication, TempAccess
 
 log = logging.getLogger("holdall.control")
 VOLCENGINE_VERSION = "2022-01-01"
@@ -42,15 +38,10 @@ class ControlError(Exception):
     status: int = 400
 
 
-def _json(payload: dict[str, Any], status: int = 200) -> Response:
-    body = json.dumps(payload, ensure_ascii=False).encode()
-    return Response(status, [(b"content-type", b"application/json")], body)
-
-
 def _tencent_error(error: ControlError, request_id: str) -> Response:
     """Tencent's API answers errors with HTTP 200 and an ``Error`` in the body, which its SDKs look for."""
     payload = {"Response": {"Error": {"Code": error.code, "Message": error.message}, "RequestId": request_id}}
-    return _json(payload)
+    return json_response(payload)
 
 
 def _pkg_part(params: dict[str, str], name: str, *, required: bool) -> str:
@@ -72,7 +63,7 @@ class Envelope:
 
 def _alibaba_error(action: str, error: ControlError, request_id: str) -> Response:
     payload = {"RequestId": request_id, "Success": False, "Code": error.code, "Message": error.message}
-    return _json(payload, error.status)
+    return json_response(payload, error.status)
 
 
 def _volcengine_metadata(action: str, request_id: str, region: str) -> dict[str, Any]:
@@ -86,9 +77,8 @@ def _volcengine_metadata(action: str, request_id: str, region: str) -> dict[str,
 
 
 class ControlApi:
-    def __init__(self, settings: Settings, meta: MetaStore, temp: TempAccess) -> None:
+    def __init__(self, settings: Settings, temp: TempAccess) -> None:
         self.settings = settings
-        self.meta = meta
         self.temp = temp
         alibaba = Envelope("SignatureDoesNotMatch", _alibaba_error)
         tencent = Envelope("AuthFailure.SignatureFailure", lambda _, error, rid: _tencent_error(error, rid))
@@ -102,7 +92,7 @@ class ControlApi:
     def _volcengine_error(self, action: str, error: ControlError, request_id: str) -> Response:
         metadata = _volcengine_metadata(action, request_id, self.settings.region)
         metadata["Error"] = {"Code": error.code, "Message": error.message}
-        return _json({"ResponseMetadata": metadata}, error.status)
+        return json_response({"ResponseMetadata": metadata}, error.status)
 
     async def handle(self, action: str, params: dict[str, str], authenticate: Authenticate) -> Response:
         request_id = str(uuid.uuid4())
@@ -133,7 +123,7 @@ class ControlApi:
             form = await self.temp.temp_upload_form(account_id, name)
         except NameRefused as problem:
             raise ControlError("InvalidParameter", str(problem)) from None
-        return _json(
+        return json_response(
             {
                 "RequestId": request_id,
                 "Success": True,
@@ -168,7 +158,7 @@ class ControlApi:
         except AlreadyUploaded as problem:
             raise ControlError("IdempotentParameterMismatch", str(problem)) from None
         metadata = _volcengine_metadata("GetResourceUploadUrl", request_id, self.settings.region)
-        return _json({"ResponseMetadata": metadata, "Result": {"UploadUrl": url}})
+        return json_response({"ResponseMetadata": metadata, "Result": {"UploadUrl": url}})
 
     async def create_cos_token(self, account_id: str, params: dict[str, str], request_id: str) -> Response:
         """A temporary key for one package: OptType 1 may upload it, 2 may read it (seed 002)."""
@@ -183,40 +173,25 @@ class ControlApi:
         channel = params.get("SourceChannel", "0")
         if not channel.lstrip("-").isdigit():
             raise ControlError("InvalidParameterValue", "`SourceChannel` must be an integer.")
-        bucket = self.meta.bucket(application)
-        if bucket is None:
-            raise ControlError(
-                "ResourceNotFound.MicroserviceOffline", f"Application {application!r} has no bucket: create it first."
+        try:
+            credential, bucket = await self.temp.package_credential(
+                account_id, application, package, version, upload=opt_type == "1"
             )
-        if bucket.account_id != account_id:
-            raise ControlError(
-                "UnauthorizedOperation.UnauthorizedOperation", f"Application {application!r} is not yours."
-            )
-        key = "/".join(part for part in ("packages", version, package) if part)
-        if len(key.encode()) > MAX_KEY_BYTES:
-            raise ControlError("InvalidParameterValue", "`PkgName` and `TimeVersion` make a key that is too long.")
-        now = clock.now()
-        credential = TempCredential(
-            access_key="HATMP" + secrets.token_hex(12).upper(),
-            secret=secrets.token_urlsafe(30),
-            session_token=secrets.token_urlsafe(48),
-            account_id=account_id,
-            bucket=bucket.name,
-            key=key,
-            ops=("TOKEN_ALLOW_WRITE",) if opt_type == "1" else ("TOKEN_ALLOW_READ",),
-            created=now,
-            expire_time=int(now) + self.settings.cos_token_lifetime,
-        )
-        await self.meta.create_temp_credential(credential, self.settings.cos_token_rate)
+        except NoApplication as problem:
+            raise ControlError("ResourceNotFound.MicroserviceOffline", str(problem)) from None
+        except NotYourApplication as problem:
+            raise ControlError("UnauthorizedOperation.UnauthorizedOperation", str(problem)) from None
+        except NameRefused as problem:
+            raise ControlError("InvalidParameterValue", str(problem)) from None
         result = {
             "RequestId": request_id,
-            "Bucket": bucket.name,
+            "Bucket": credential.bucket,
             "Region": bucket.region,
             "TmpSecretId": credential.access_key,
             "TmpSecretKey": credential.secret,
             "SessionToken": credential.session_token,
-            "StartTime": str(int(now)),
+            "StartTime": str(int(credential.created)),
             "ExpiredTime": str(credential.expire_time),
-            "FullPath": key,
+            "FullPath": credential.key,
         }
-        return _json({"Response": {"RequestId": request_id, "Result": result}})
+        return json_response({"Response": {"RequestId": request_id, "Result": result}})

@@ -3,11 +3,11 @@ the CORS headers on every actual response of a bucket, errors included."""
 
 from __future__ import annotations
 
-from holdall.errors import AccessDenied, BucketNotFound, HoldallError
+from holdall.errors import AccessDenied, BucketNotFound
 from holdall.server.http import Request, Response
 from holdall.server.routing import route
 from holdall.service.cors import cached_rules, matching_rule, preflight_headers, response_headers
-from holdall.store.meta.base import Bucket, MetaStore
+from holdall.store.meta.base import MetaStore
 
 
 class Cors:
@@ -15,19 +15,13 @@ class Cors:
         self.meta = meta
         self.domain = domain
 
-    def _bucket(self, request: Request) -> Bucket | None:
-        try:
-            target = route(request.header("host"), request.raw_path, self.domain)
-        except HoldallError:
-            return None
-        return self.meta.bucket(target.bucket) if target is not None else None
-
     def preflight(self, request: Request) -> Response:
         origin = request.header("origin")
         method = request.header("access-control-request-method").upper()
         if not origin or not method:
             raise AccessDenied("a CORS preflight needs Origin and Access-Control-Request-Method")
-        bucket = self._bucket(request)
+        target = route(request.header("host"), request.raw_path, self.domain)
+        bucket = self.meta.bucket(target.bucket) if target is not None else None
         if bucket is None:
             raise BucketNotFound("no such bucket for this preflight")
         requested = request.header("access-control-request-headers")
@@ -44,8 +38,9 @@ class Cors:
         return response
 
     def decorate(self, request: Request, response: Response) -> None:
-        """Adds Access-Control-Allow-Origin and -Expose-Headers when a rule allows this page."""
-        bucket = self._bucket(request)
+        """Adds Access-Control-Allow-Origin and -Expose-Headers when a rule of the bucket the data plane
+        found allows this page."""
+        bucket = request.bucket
         if bucket is None or not bucket.cors:
             return
         origin = request.header("origin")

@@ -8,16 +8,14 @@ where its own signer differs.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from xml.sax.saxutils import escape
 
 from holdall.errors import HoldallError, RangeNotSatisfiable, SignatureMismatch
-from holdall.server.http import Response
-from holdall.server.replies import error_response, session_id
+from holdall.server.http import UFILE, Response
+from holdall.server.replies import error_response, json_response, session_id
 
-UFILE = "ufile"
 MARKERS = (
     ("X-Amz-Algorithm", "aws4"),
     ("x-oss-signature-version", "oss4"),
@@ -65,9 +63,7 @@ def dialect_error(error: HoldallError, dialect: str, resource: str = "/") -> Res
         if isinstance(error, SignatureMismatch):
             payload["StringToSign"] = error.string_to_sign
             payload["CanonicalRequest"] = error.canonical_request
-        response = Response(
-            error.status, [(b"content-type", b"application/json")], json.dumps(payload, ensure_ascii=False).encode()
-        )
+        response = json_response(payload, error.status)
     else:
         fields = [("Code", error.code), ("Message", error.message)]
         if family == "cos":

@@ -6,16 +6,21 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from holdall.errors import BadRequest, EntityTooLarge, HoldallError
+
+if TYPE_CHECKING:
+    from holdall.store.meta.base import Bucket
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
+UFILE = "ufile"
+"""The dialect of a request that carries no other cloud's signature."""
 
 
 def parse_query(raw: bytes) -> dict[str, str]:
@@ -57,6 +62,7 @@ class Request:
         "_consumed",
         "_receive",
         "body_timeout",
+        "bucket",
         "dialect",
         "headers",
         "method",
@@ -79,9 +85,11 @@ class Request:
         raw_query: bytes = scope["query_string"]
         self.query: dict[str, str] = _parsed_query(raw_query) if raw_query else {}
         """Shared between requests with the same query string: never change it."""
-        self.dialect = "ufile"
+        self.dialect = UFILE
         """The signing dialect of a presigned query, which also shapes the error replies."""
         self.virtual_host = False
+        self.bucket: Bucket | None = None
+        """The bucket the request addresses, once the data plane has found it."""
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name, default)

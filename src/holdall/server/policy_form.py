@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from holdall.auth import policy, v4
+from holdall.auth import policy, v1, v4
 from holdall.auth.principal import Principal
 from holdall.errors import AccessDenied, AuthQueryInvalid, SignatureMismatch
 from holdall.server.presigned import Lookup
@@ -66,13 +66,13 @@ def check_form(dialect: str, fields: dict[str, str], bucket: str, key: str, look
         except v4.QueryError as problem:
             raise AuthQueryInvalid(str(problem)) from None
         secret, principal = lookup(access_key, fields.get(prefix + "security-token", ""))
-        computed = policy.v4_signature(family, secret, date, region, encoded)
+        computed = v4.signature(family, secret, date, region, encoded)
         claimed = _need(fields, prefix + "signature").lower()
     else:
         key_field = "ossaccesskeyid" if dialect == "oss1" else "awsaccesskeyid"
         token_field = "x-oss-security-token" if dialect == "oss1" else "x-amz-security-token"
         secret, principal = lookup(_need(fields, key_field), fields.get(token_field, ""))
-        computed = policy.v1_signature(secret, encoded)
+        computed = v1.signature(secret, encoded)
         claimed = _need(fields, "signature")
     if not hmac.compare_digest(computed.encode(), claimed.encode()):
         raise SignatureMismatch(

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from holdall.errors import BadRequest
-
-MAX_KEY_BYTES = 1024
+from holdall.service.objects import MAX_KEY_BYTES
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from holdall.service.cors import CorsRuleError, dump_rules, parse_rules
 from holdall.store.meta.base import Bucket, MetaStore
 
 Handler = Callable[[str, dict[str, str]], Awaitable[dict[str, Any]]]
-MAX_BYTES_CAP = 2**62
+MAX_CAP = 2**62
 _REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
@@ -173,8 +173,8 @@ class ManagementApi:
         bucket = self.buckets.owned(account_id, required(params, "BucketName"))
         if "MaxBytes" not in params and "MaxObjects" not in params:
             raise ApiError(15002, "give MaxBytes, MaxObjects or both")
-        max_bytes = param_int(params, "MaxBytes", bucket.max_bytes, 0, MAX_BYTES_CAP)
-        max_objects = param_int(params, "MaxObjects", bucket.max_objects, 0, MAX_BYTES_CAP)
+        max_bytes = param_int(params, "MaxBytes", bucket.max_bytes, 0, MAX_CAP)
+        max_objects = param_int(params, "MaxObjects", bucket.max_objects, 0, MAX_CAP)
         await self.meta.set_bucket_caps(bucket.name, max_bytes, max_objects)
         return {"BucketName": bucket.name, "BucketId": bucket.id, "MaxBytes": max_bytes, "MaxObjects": max_objects}
 

@@ -110,6 +110,7 @@ class DataPlane:
         bucket = self.meta.bucket(target.bucket)
         if bucket is None:
             raise BucketNotFound(f"bucket not exist: {target.bucket!r}")
+        request.bucket = bucket
         method, query, key = request.method, request.query, target.key
         if method in ("GET", "HEAD"):
             if not key:
@@ -173,8 +174,7 @@ class DataPlane:
 
     def _admit(self, principal: Principal, request: Request, bucket: Bucket, op: Op, key: str | None) -> Principal:
         self._check_owner(principal, bucket)
-        if principal.token is not None:
-            principal.token.check(op, bucket.name, key, _client_ip(request), clock.now())
+        self._check_token(principal, request, op, bucket, key)
         owner, region = bucket.account_id, bucket.region
         if op is Op.WRITE:
             self.quotas.check(owner, region, _WRITE_QUOTAS)
@@ -182,12 +182,12 @@ class DataPlane:
             self.quotas.check(owner, region, _DOWNLOAD_QUOTAS)
         else:
             self.quotas.check(owner, region, _REQUEST_QUOTAS)
-        self.meter.count(owner, region)
+        self.meter.add(owner, region, 1, 0)
         return principal
 
     @staticmethod
-    def _also(principal: Principal, request: Request, op: Op, bucket: Bucket, key: str) -> None:
-        """A token's rules for a second bucket or key that the same request touches."""
+    def _check_token(principal: Principal, request: Request, op: Op, bucket: Bucket, key: str | None) -> None:
+        """The token's rules for ``op`` on ``bucket/key``; also for a second key a request touches."""
         if principal.token is not None:
             principal.token.check(op, bucket.name, key, _client_ip(request), clock.now())
 
@@ -226,7 +226,7 @@ class DataPlane:
         response.length = length
         if request.method == "HEAD" or length == 0:
             return response
-        self.meter.add_download(bucket.account_id, bucket.region, length)
+        self.meter.add(bucket.account_id, bucket.region, 0, length)
         if inline is not None:
             response.body = inline[start : end + 1] if length != len(inline) else inline
         elif length <= INLINE_READ_LIMIT:
@@ -302,7 +302,7 @@ class DataPlane:
         principal = self._authorize(request, bucket, "", Op.LIST, scope_key="")
         query = request.query
         upload = self.multipart.require(query.get("uploadId", ""), bucket.name)
-        self._also(principal, request, Op.LIST, bucket, upload.key)
+        self._check_token(principal, request, Op.LIST, bucket, upload.key)
         limit = _int_param(query, "max-parts", 1000, 1, 1000)
         after = _int_param(query, "part-number-marker", -1, -1, 10**9)
         parts = self.multipart.parts(upload, after, limit + 1)
@@ -445,7 +445,7 @@ class DataPlane:
         if src_bucket.type != "public":
             self._check_owner(principal, src_bucket)
         src_key = check_key(src_key)
-        self._also(principal, request, Op.READ, src_bucket, src_key)
+        self._check_token(principal, request, Op.READ, src_bucket, src_key)
         async for _ in request.chunks():
             raise BadRequest("a copy request has no body")
         with _update_refusal(principal, key):
@@ -457,7 +457,7 @@ class DataPlane:
     async def rename(self, request: Request, bucket: Bucket, key: str) -> Response:
         principal = self._authorize(request, bucket, key, Op.WRITE)
         new_key = check_key(request.query["newFileName"])
-        self._also(principal, request, Op.WRITE, bucket, new_key)
+        self._check_token(principal, request, Op.WRITE, bucket, new_key)
         force = request.query.get("force", "false").lower()
         if force not in ("true", "false"):
             raise BadRequest("force is true or false")
@@ -535,7 +535,7 @@ class DataPlane:
             raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
         new_key = request.query.get("newKey") or None
         if new_key is not None:
-            self._also(principal, request, Op.WRITE, bucket, check_key(new_key))
+            self._check_token(principal, request, Op.WRITE, bucket, check_key(new_key))
         etags = parse_etag_list(await request.read(MAX_SMALL_BODY))
         with _update_refusal(principal, new_key or key):
             record = await self.multipart.finish(upload, etags, new_key, if_absent=principal.deny_update)

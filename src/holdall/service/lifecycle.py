@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from holdall import clock
 from holdall.config import Settings
 from holdall.errors import UploadNotFound
+from holdall.service.tempaccess import TEMP_PREFIX
 from holdall.store.blobs.base import BlobStore, is_inline
 from holdall.store.meta.base import MetaStore
 
@@ -61,7 +62,7 @@ class Sweeper:
         before = clock.now() - self.settings.temp_file_max_age
         count, after = 0, ""
         while True:
-            rows = self.meta.objects(bucket, "temp/", after, BATCH)
+            rows = self.meta.objects(bucket, TEMP_PREFIX, after, BATCH)
             for row in rows:
                 if row.modified < before and await self.meta.delete_object(bucket, row.key):
                     count += 1

@@ -19,6 +19,7 @@ from holdall.store.meta.base import BlobRef, MetaStore, ObjectRecord, prefix_upp
 READ_STEP = 1024 * 1024
 INLINE_READ_LIMIT = 256 * 1024
 MAX_LIST = 1000
+MAX_KEY_BYTES = 1024
 
 
 @dataclass(slots=True)

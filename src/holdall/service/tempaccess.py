@@ -1,9 +1,10 @@
-"""Temporary upload access handed out by the control actions of seeds 000 and 003. No HTTP in here.
+"""Temporary access handed out by the control actions of seeds 000, 002 and 003. No HTTP in here.
 
-Both upload into system buckets that the root account owns and creates on first use: a temp
+``CreateCosToken`` gives a temporary key for one package in one of the caller's buckets. The two
+others upload into system buckets that the root account owns and creates on first use: a temp
 bucket for ``CreateTempFileUploadUrl`` (files are swept ``temp_file_max_age`` after upload) and a
-resource bucket for ``GetResourceUploadUrl``. What the caller receives can write one key only:
-the form's policy pins it, and the URL's temporary key is good for that key alone.
+resource bucket for ``GetResourceUploadUrl``. What the caller receives can reach one key only:
+the form's policy pins it, and a temporary key is good for that key alone.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from holdall import clock
-from holdall.auth import policy, v4
+from holdall.auth import v1, v4
 from holdall.auth.encoding import uri_encode
 from holdall.config import Settings
 from holdall.errors import ApiError
 from holdall.keys import ROOT_ACCOUNT
 from holdall.service.buckets import DEFAULT_PROJECT, new_bucket_id
+from holdall.service.formats import extension
+from holdall.service.objects import MAX_KEY_BYTES
 from holdall.store.meta.base import Bucket, MetaStore, TempCredential, Token
 
 TEMP_PREFIX = "temp/"
@@ -36,6 +39,33 @@ class NameRefused(ValueError):
 
 class AlreadyUploaded(ValueError):
     pass
+
+
+class NoApplication(ValueError):
+    """CreateCosToken names an application that has no bucket."""
+
+
+class NotYourApplication(ValueError):
+    """CreateCosToken names an application whose bucket another account owns."""
+
+
+def new_temp_credential(
+    bucket: Bucket, key: str, ops: tuple[str, ...], lifetime: int, *, account_id: str, formats: tuple[str, ...] = ()
+) -> TempCredential:
+    """A fresh key pair and session token good for ``bucket/key`` alone, for ``lifetime`` seconds."""
+    now = clock.now()
+    return TempCredential(
+        access_key="HATMP" + secrets.token_hex(12).upper(),
+        secret=secrets.token_urlsafe(30),
+        session_token=secrets.token_urlsafe(48),
+        account_id=account_id,
+        bucket=bucket.name,
+        key=key,
+        ops=ops,
+        created=now,
+        expire_time=int(now) + lifetime,
+        formats=formats,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +166,7 @@ class TempAccess:
             key=key,
             access_key=signer.public_key,
             policy=encoded,
-            signature=policy.v1_signature(signer.private_key, encoded),
+            signature=v1.signature(signer.private_key, encoded),
             expire_time=expire,
         )
 
@@ -144,27 +174,22 @@ class TempAccess:
         """A TOS V4 presigned PUT URL for ``file_name``, the same one while it lives (seed 003)."""
         check_file_name(file_name)
         formats = self.settings.resource_formats
-        if file_name.rsplit(".", 1)[-1].lower() not in formats or "." not in file_name:
+        if extension(file_name) not in formats:
             raise NameRefused(f"FileName must end in .{' or .'.join(formats)}")
         bucket = await self.system_bucket(self.settings.resource_bucket)
         key = f"{account_id}/{file_name}"
         if self.meta.object(bucket.name, key) is not None:
             raise AlreadyUploaded(f"{file_name!r} has been uploaded already; pick a new name")
-        now = clock.now()
         live = self.meta.upload_url(account_id, file_name)
-        if live is not None and live[1] > now:
+        if live is not None and live[1] > clock.now():
             return live[0]
         lifetime = self.settings.resource_url_lifetime
-        credential = TempCredential(
-            access_key="HATMP" + secrets.token_hex(12).upper(),
-            secret=secrets.token_urlsafe(30),
-            session_token=secrets.token_urlsafe(48),
+        credential = new_temp_credential(
+            bucket,
+            key,
+            ("TOKEN_ALLOW_WRITE", "TOKEN_DENY_UPDATE"),
+            lifetime,
             account_id=bucket.account_id,
-            bucket=bucket.name,
-            key=key,
-            ops=("TOKEN_ALLOW_WRITE", "TOKEN_DENY_UPDATE"),
-            created=now,
-            expire_time=int(now) + lifetime,
             formats=formats,
         )
         host = f"{bucket.name}.{self.settings.public_host_suffix}"
@@ -178,10 +203,33 @@ class TempAccess:
             key=key,
             region=bucket.region,
             expires=lifetime,
-            now=now,
+            now=credential.created,
             security_token=credential.session_token,
         )
         url = f"http://{host}/{uri_encode(key, keep_slash=True)}?{urlencode(query)}"
         return await self.meta.issue_upload_url(
             account_id, file_name, url, credential, self.settings.resource_pending_max
         )
+
+    async def package_credential(
+        self, account_id: str, application: str, package: str, version: str, *, upload: bool
+    ) -> tuple[TempCredential, Bucket]:
+        """A temporary key for ``packages/[<version>/]<package>`` in the application's bucket (seed 002):
+        it may upload that key, or only read it."""
+        bucket = self.meta.bucket(application)
+        if bucket is None:
+            raise NoApplication(f"Application {application!r} has no bucket: create it first.")
+        if bucket.account_id != account_id:
+            raise NotYourApplication(f"Application {application!r} is not yours.")
+        key = "/".join(part for part in ("packages", version, package) if part)
+        if len(key.encode()) > MAX_KEY_BYTES:
+            raise NameRefused("`PkgName` and `TimeVersion` make a key that is too long.")
+        credential = new_temp_credential(
+            bucket,
+            key,
+            ("TOKEN_ALLOW_WRITE",) if upload else ("TOKEN_ALLOW_READ",),
+            self.settings.cos_token_lifetime,
+            account_id=account_id,
+        )
+        await self.meta.create_temp_credential(credential, self.settings.cos_token_rate)
+        return credential, bucket

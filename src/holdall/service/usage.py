@@ -33,19 +33,12 @@ class Meter:
         self.interval = interval
         self.pending: UsageDeltas = {}
 
-    def count(self, account_id: str, region: str, download_bytes: int = 0) -> None:
+    def add(self, account_id: str, region: str, requests: int, download_bytes: int) -> None:
         entry = self.pending.get((account_id, region))
         if entry is None:
-            self.pending[(account_id, region)] = [1, download_bytes]
+            self.pending[(account_id, region)] = [requests, download_bytes]
         else:
-            entry[0] += 1
-            entry[1] += download_bytes
-
-    def add_download(self, account_id: str, region: str, download_bytes: int) -> None:
-        entry = self.pending.get((account_id, region))
-        if entry is None:
-            self.pending[(account_id, region)] = [0, download_bytes]
-        else:
+            entry[0] += requests
             entry[1] += download_bytes
 
     async def flush(self) -> None:
@@ -53,10 +46,8 @@ class Meter:
         try:
             await self.meta.record_usage(deltas, clock.now())
         except BaseException:
-            for key, (requests, download) in deltas.items():  # keep them for the next try
-                entry = self.pending.setdefault(key, [0, 0])
-                entry[0] += requests
-                entry[1] += download
+            for (account_id, region), (requests, download) in deltas.items():  # kept for the next try
+                self.add(account_id, region, requests, download)
             raise
         self.book.refresh()
 

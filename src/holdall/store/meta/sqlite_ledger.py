@@ -54,7 +54,8 @@ def _token(row: tuple[Any, ...]) -> Token:
     )
 
 
-def _token_row(token: Token) -> tuple[Any, ...]:
+def _token_spec(token: Token) -> str:
+    """The token's rules, kept as one JSON column."""
     spec = {
         "ops": token.ops,
         "prefixes": token.prefixes,
@@ -62,13 +63,17 @@ def _token_row(token: Token) -> tuple[Any, ...]:
         "white_ips": token.white_ips,
         "black_ips": token.black_ips,
     }
+    return json.dumps(spec)
+
+
+def _token_row(token: Token) -> tuple[Any, ...]:
     return (
         token.id,
         token.account_id,
         token.name,
         token.public_key,
         token.private_key,
-        json.dumps(spec),
+        _token_spec(token),
         token.expire_time,
         token.region,
         token.project_id,
@@ -198,7 +203,7 @@ class SqliteLedger(SqliteBase):
                 " WHERE id = ? AND account_id = ?",
                 (
                     token.name,
-                    _token_row(token)[5],
+                    _token_spec(token),
                     token.expire_time,
                     token.region,
                     token.modified,
