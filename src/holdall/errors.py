@@ -8,6 +8,7 @@
     ├── AccessDenied             403, bad or expired signature, or no right
     │   ├── SignatureMismatch    403, carries the string to sign the server computed
     │   ├── RequestExpired       403
+    │   ├── RequestTimeTooSkewed 403, a signed Date too far from the server's clock
     │   └── InvalidAccessKey     403, no such key pair
     ├── AuthQueryInvalid         400, a presigned query that is malformed or lives too long
     ├── BucketNotFound           404
@@ -74,6 +75,11 @@ class SignatureMismatch(AccessDenied):
 
 class RequestExpired(AccessDenied):
     default_message = "Request has expired"
+
+
+class RequestTimeTooSkewed(AccessDenied):
+    code = "RequestTimeTooSkewed"
+    default_message = "The difference between the request time and the server's time is too large."
 
 
 class InvalidAccessKey(AccessDenied):

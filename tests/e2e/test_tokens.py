@@ -208,7 +208,15 @@ def test_deny_update(server: Server, bucket: str, local_file: Path) -> None:
     rename = call(server, "PUT", bucket, "other.txt", query="newFileName=once.txt&force=true", keys=keys)
     assert rename.status_code == 403 and "TOKEN_DENY_UPDATE" in rename.json()["ErrMsg"]
     assert call(server, "GET", bucket, "once.txt").content == local_file.read_bytes()
-    assert call(server, "PUT", bucket, "other.txt", query="newFileName=fresh.txt&force=true", keys=keys).ok
+    away = call(server, "PUT", bucket, "once.txt", query="newFileName=fresh.txt", keys=keys)
+    assert away.status_code == 403 and "TOKEN_DENY_UPDATE" in away.json()["ErrMsg"]
+    body = b'{"op":"set","metak":"mimetype","metav":"a/b"}'
+    json_type = {"Content-Type": "application/json"}
+    opmeta = call(server, "POST", bucket, "once.txt", query="opmeta", keys=keys, headers=json_type, data=body)
+    assert opmeta.status_code == 403 and "TOKEN_DENY_UPDATE" in opmeta.json()["ErrMsg"]
+    storage = call(server, "PUT", bucket, "once.txt", query="storageClass=IA", keys=keys)
+    assert storage.status_code == 403 and "TOKEN_DENY_UPDATE" in storage.json()["ErrMsg"]
+    assert call(server, "HEAD", bucket, "once.txt").headers["Content-Type"] != "a/b"
     plain = files_of(make_token(server, ops=["TOKEN_ALLOW_WRITE"]))
     assert plain.putfile(bucket, "once.txt", str(local_file))[1].status_code == 200
 

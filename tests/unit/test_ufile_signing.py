@@ -21,8 +21,8 @@ def test_header_signature_matches_sdk(key: str, mime: str, method: str) -> None:
     assert ufile.authorization(PUBLIC, PRIVATE, text) == expected
     credential = ufile.parse_authorization(expected)
     assert credential is not None and credential.public_key == PUBLIC
-    assert ufile.signature_matches(PRIVATE, [text], credential.signature)
-    assert not ufile.signature_matches(PRIVATE + "x", [text], credential.signature)
+    assert ufile.matching(PRIVATE, [text], credential.signature) == 0
+    assert ufile.matching(PRIVATE + "x", [text], credential.signature) is None
 
 
 def test_listobjects_suffix_matches_sdk() -> None:

@@ -2,12 +2,13 @@
 
 ::
 
-    HttpString   = method.lower() \\n /<key> \\n <params k=urlenc(v) sorted &> \\n <headers likewise> \\n
+    HttpString   = method.lower() \\n <path> \\n <params k=urlenc(v) sorted &> \\n <headers likewise> \\n
     StringToSign = sha1 \\n <q-sign-time> \\n sha1hex(HttpString) \\n
     SignKey      = hexHMAC-SHA1(secret, q-key-time)
     Signature    = hexHMAC-SHA1(SignKey, StringToSign)
 
-The host is signed without its port.
+The host is signed without its port. The path is the request's own: ``/<key>`` on a bucket host,
+which then binds the bucket only if ``host`` is signed, and ``/<bucket>/<key>`` in path style.
 """
 
 from __future__ import annotations
@@ -76,11 +77,11 @@ def parse_query(query: Mapping[str, str], headers: Mapping[str, str]) -> CosQuer
     )
 
 
-def http_string(parsed: CosQuery, method: str, key: str, query: Mapping[str, str], headers: Mapping[str, str]) -> str:
+def http_string(parsed: CosQuery, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]) -> str:
     lowered_query = {name.lower(): value for name, value in query.items()}
     params = "&".join(f"{_encode(name)}={_encode(lowered_query.get(name, ''))}" for name in sorted(parsed.param_list))
     signed = "&".join(f"{_encode(name)}={_encode(_header(headers, name))}" for name in sorted(parsed.header_list))
-    return f"{method.lower()}\n/{key}\n{params}\n{signed}\n"
+    return f"{method.lower()}\n{path}\n{params}\n{signed}\n"
 
 
 def string_to_sign(parsed: CosQuery, http: str) -> str:
@@ -98,12 +99,13 @@ def presign(
     *,
     method: str,
     host: str,
-    key: str,
+    path: str,
     starts_at: int,
     expires_at: int,
     security_token: str = "",
 ) -> dict[str, str]:
-    """The query of a presigned URL that signs the host, signed locally."""
+    """The query of a presigned URL for ``path`` (``/key`` on a bucket host, else ``/bucket/key``)
+    that signs the host, signed locally."""
     window = f"{starts_at};{expires_at}"
     query = {TOKEN_PARAM: security_token} if security_token else {}
     parsed = CosQuery(
@@ -117,7 +119,7 @@ def presign(
         "",
         security_token,
     )
-    text = string_to_sign(parsed, http_string(parsed, method, key, query, {"host": host}))
+    text = string_to_sign(parsed, http_string(parsed, method, path, query, {"host": host}))
     return {
         "q-sign-algorithm": "sha1",
         "q-ak": access_key,

@@ -90,10 +90,13 @@ def authorization(public_key: str, private_key: str, text: str, scheme: str = "U
     return f"{scheme} {public_key}:{sign(private_key, text)}"
 
 
-def signature_matches(private_key: str, candidates: Iterable[str], signature: str) -> bool:
-    """True when ``signature`` signs any of the candidate strings (compared in constant time)."""
+def matching(private_key: str, candidates: Iterable[str], signature: str) -> int | None:
+    """The index of the candidate string ``signature`` signs (compared in constant time), or None."""
     wanted = signature.encode()
-    return any(hmac.compare_digest(sign(private_key, text).encode(), wanted) for text in candidates)
+    for index, text in enumerate(candidates):
+        if hmac.compare_digest(sign(private_key, text).encode(), wanted):
+            return index
+    return None
 
 
 def api_signature(params: Mapping[str, str], private_key: str) -> str:

@@ -95,7 +95,7 @@ def presign_url(
             secret,
             method=method,
             host=host.rsplit(":", 1)[0],
-            key=key,
+            path=f"/{key}" if virtual_host else f"/{bucket}/{key}",
             starts_at=int(moment),
             expires_at=expires_at,
             security_token=security_token,

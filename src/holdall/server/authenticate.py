@@ -7,18 +7,22 @@ A request is signed by the ``Authorization`` header or by the presigned query
 from __future__ import annotations
 
 import hmac
+from email.utils import parsedate_to_datetime
 
 from holdall import clock
 from holdall.auth import ufile, v4
 from holdall.auth.principal import ANONYMOUS, Principal, TokenScope
-from holdall.errors import AccessDenied, BadRequest, InvalidAccessKey, MissingAuthorization
+from holdall.errors import AccessDenied, BadRequest, InvalidAccessKey, MissingAuthorization, RequestTimeTooSkewed
+from holdall.server.guard import Coverage
 from holdall.server.http import UFILE, Request
-from holdall.server.presigned import PresignedAuth
+from holdall.server.presigned import PresignedAuth, Verified
 from holdall.store.meta.base import MetaStore, Token
 
 SESSION_HEADER = "x-ufile-security-token"
 SESSION_PARAM = "SecurityToken"
 VERIFIED_LIMIT = 8192
+DATE_SKEW = 900
+UFILE_SIGNED_HEADERS = frozenset(("content-md5", "content-type"))
 
 
 def scope_of(token: Token) -> TokenScope:
@@ -38,7 +42,7 @@ class Authenticator:
     def __init__(self, meta: MetaStore) -> None:
         self.meta = meta
         self.presigned = PresignedAuth(self.lookup)
-        self._verified: set[tuple[object, ...]] = set()
+        self._verified: dict[tuple[object, ...], Coverage] = {}
 
     def lookup(self, access_key: str, session_token: str) -> tuple[str, Principal]:
         """The secret of a key pair and whom it signs for; temporary keys need their session token."""
@@ -72,7 +76,7 @@ class Authenticator:
             return account.private_key, Principal(account.id, public_key)
         return token.private_key, Principal(account.id, public_key, token=scope_of(token))
 
-    def principal(
+    def verify(
         self,
         request: Request,
         bucket: str,
@@ -82,14 +86,15 @@ class Authenticator:
         authorization: str | None = None,
         content_type: str | None = None,
         allow_anonymous: bool = False,
-    ) -> Principal:
+    ) -> Verified:
         """Checks the request's signature over ``/bucket/key`` (plus any of ``suffixes``).
 
         ``authorization`` and ``content_type`` override the header values (form uploads carry
-        them as form fields).
+        them as form fields). A header signature's ``Date``, when it has one, must be an HTTP date
+        within 15 minutes of the server's clock; without one it is the SDK's timeless form.
         """
         if authorization is None and request.dialect != UFILE:
-            return self.presigned.principal(request, bucket, key)
+            return self.presigned.verify(request, bucket, key)
         header = authorization if authorization is not None else request.header("authorization")
         query = request.query
         if header:
@@ -97,6 +102,9 @@ class Authenticator:
             if credential is None:
                 raise AccessDenied("malformed Authorization: expected 'UCloud <public key>:<signature>'")
             date = request.header("date")
+            if date:
+                _check_date(date)
+            presigned = False
         elif "UCloudPublicKey" in query or "Signature" in query:
             public_key, expires = query.get("UCloudPublicKey", ""), query.get("Expires", "")
             signature = query.get("Signature", "").replace(" ", "+")
@@ -111,8 +119,9 @@ class Authenticator:
                 raise AccessDenied("a presigned URL may be valid for at most 7 days")
             credential = ufile.Credential("UCloud", public_key, signature)
             date = expires
+            presigned = True
         elif allow_anonymous:
-            return ANONYMOUS
+            return ANONYMOUS, None
         else:
             raise MissingAuthorization()
 
@@ -139,27 +148,62 @@ class Authenticator:
                 suffixes,
                 private_key,
             )
-            if remembered in self._verified:
-                return principal
+            found = self._verified.get(remembered)
+            if found is not None:
+                return principal, found if presigned else None
         candidates = [
-            ufile.string_to_sign(
-                request.method,
-                bucket,
-                key,
-                content_md5=md5,
-                content_type=mime,
-                date=date,
-                headers=headers if len(endings) == 2 else None,
-                resource_suffix=suffix,
-                trailing_newline=trailing,
+            (
+                suffix,
+                ufile.string_to_sign(
+                    request.method,
+                    bucket,
+                    key,
+                    content_md5=md5,
+                    content_type=mime,
+                    date=date,
+                    headers=headers if len(endings) == 2 else None,
+                    resource_suffix=suffix,
+                    trailing_newline=trailing,
+                ),
             )
             for suffix in suffixes
             for trailing in endings
         ]
-        if not ufile.signature_matches(private_key, candidates, credential.signature):
+        matched = ufile.matching(private_key, [text for _, text in candidates], credential.signature)
+        if matched is None:
             raise AccessDenied("invalid signature")
+        coverage = _coverage(candidates[matched][0], signs_headers=len(endings) == 2)
         if remembered is not None:
             if len(self._verified) >= VERIFIED_LIMIT:
                 self._verified.clear()
-            self._verified.add(remembered)
-        return principal
+            self._verified[remembered] = coverage
+        return principal, coverage if presigned else None
+
+
+def _check_date(value: str) -> None:
+    """A signed ``Date`` is an HTTP date near the server's clock: a number there (the Expires of a
+    presigned URL moved into a header) or a stale date is refused."""
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        moment = None
+    if moment is None or moment.tzinfo is None or not any(c.isalpha() for c in value):
+        raise AccessDenied(f"Date {value!r} is not an HTTP date such as 'Tue, 01 Dec 2026 10:00:00 GMT'")
+    skew = abs(moment.timestamp() - clock.now())
+    if skew > DATE_SKEW:
+        raise RequestTimeTooSkewed(
+            f"the request's Date is {int(skew)} s away from the server's clock; at most {DATE_SKEW} s is allowed"
+        )
+
+
+_LISTOBJECTS_PARAMS = frozenset(("listobjects", "delimiter", "marker", "max-keys", "prefix"))
+
+
+def _coverage(suffix: str, *, signs_headers: bool) -> Coverage:
+    """What a UFile signature covers besides method and resource: no query parameter, except those
+    the SDK's listobjects suffix names."""
+    return Coverage(
+        _LISTOBJECTS_PARAMS if suffix else frozenset(),
+        UFILE_SIGNED_HEADERS,
+        (ufile.HEADER_PREFIX,) if signs_headers else (),
+    )

@@ -12,6 +12,7 @@ from urllib.parse import unquote_plus
 from holdall.errors import BadRequest, EntityTooLarge, HoldallError
 
 if TYPE_CHECKING:
+    from holdall.server.operations import Operation
     from holdall.store.meta.base import Bucket
 
 Scope = MutableMapping[str, Any]
@@ -24,7 +25,7 @@ UFILE = "ufile"
 
 
 def parse_query(raw: bytes) -> dict[str, str]:
-    """``a=1&b&c=%2F`` → {"a": "1", "b": "", "c": "/"}; ``+`` is a space; the last of a repeated name wins."""
+    """``a=1&b&c=%2F`` → {"a": "1", "b": "", "c": "/"}; ``+`` is a space; a name given twice is refused."""
     try:
         text = raw.decode("ascii")
         query = {}
@@ -36,6 +37,8 @@ def parse_query(raw: bytes) -> dict[str, str]:
                 name = unquote_plus(name, errors="strict")
             if "%" in value or "+" in value:
                 value = unquote_plus(value, errors="strict")
+            if name in query:
+                raise BadRequest(f"the query names {name!r} twice")
             query[name] = value
     except UnicodeDecodeError:
         raise BadRequest("the query string is not valid UTF-8 once percent-decoded") from None
@@ -66,6 +69,7 @@ class Request:
         "dialect",
         "headers",
         "method",
+        "operation",
         "query",
         "raw_path",
         "scope",
@@ -90,6 +94,8 @@ class Request:
         self.virtual_host = False
         self.bucket: Bucket | None = None
         """The bucket the request addresses, once the data plane has found it."""
+        self.operation: Operation
+        """What the request does, once the data plane has routed it."""
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name, default)

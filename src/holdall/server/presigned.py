@@ -13,12 +13,16 @@ from holdall.auth import cos, v1, v4
 from holdall.auth.encoding import uri_encode
 from holdall.auth.principal import Principal
 from holdall.errors import AccessDenied, AuthQueryInvalid, RequestExpired, SignatureMismatch
+from holdall.server.guard import Coverage
 from holdall.server.http import Request
 
 Lookup = Callable[[str, str], tuple[str, Principal]]
 """(access key, session token) → (secret, principal); raises when the key is unknown."""
+Verified = tuple[Principal, Coverage | None]
+"""Whom a request acts for, and what its presigned signature covers (None: signed in a header)."""
 
 CLOCK_SKEW = 900
+V1_SIGNED_HEADERS = frozenset(("content-md5", "content-type"))
 V4_DIALECTS = {dialect.name: dialect for dialect in v4.DIALECTS}
 V1_DIALECTS = {dialect.name: dialect for dialect in (v1.OSS1, v1.AWS2)}
 BROWSER_HINT = (
@@ -42,19 +46,22 @@ class PresignedAuth:
     def __init__(self, lookup: Lookup) -> None:
         self.lookup = lookup
 
-    def principal(self, request: Request, bucket: str, key: str) -> Principal:
+    def verify(self, request: Request, bucket: str, key: str) -> Verified:
         dialect = request.dialect
         try:
             if dialect in V4_DIALECTS:
                 return self._v4(V4_DIALECTS[dialect], request, bucket, key)
             if dialect in V1_DIALECTS:
                 return self._v1(V1_DIALECTS[dialect], request, bucket, key)
-            return self._cos(request, key)
+            return self._cos(request, bucket, key)
         except v4.QueryError as problem:
             raise AuthQueryInvalid(str(problem)) from None
 
-    def _v4(self, dialect: v4.V4Dialect, request: Request, bucket: str, key: str) -> Principal:
+    def _v4(self, dialect: v4.V4Dialect, request: Request, bucket: str, key: str) -> Verified:
         parsed = v4.parse_query(dialect, request.query)
+        if dialect is not v4.OSS4 and "host" not in parsed.signed_headers:
+            # the bucket of a bucket host is named by the Host alone; S3 refuses such URLs too
+            raise AuthQueryInvalid(f"{dialect.param('signed_headers')} must include host")
         _check_window(clock.now(), parsed.signed_at, parsed.expires_at)
         secret, principal = self.lookup(parsed.access_key, parsed.security_token)
         headers = request.headers
@@ -66,15 +73,16 @@ class PresignedAuth:
             computed = v4.signature(dialect, secret, parsed.date, parsed.region, text)
             return _same(computed, parsed.signature), text, canonical
 
-        ok, text, canonical = attempt(v4.header_names(parsed, headers))
+        names = v4.header_names(parsed, headers)
+        ok, text, canonical = attempt(names)
         if ok:
-            return principal
+            return principal, Coverage(query=None, headers=frozenset(names))
         browser_type = headers.get("content-type", "") if dialect is v4.OSS4 else ""
         if browser_type and attempt(v4.header_names(parsed, headers, with_content_type=False))[0]:
             raise SignatureMismatch(BROWSER_HINT.format(type=browser_type))
         raise SignatureMismatch(string_to_sign=text, canonical_request=canonical)
 
-    def _v1(self, dialect: v1.V1Dialect, request: Request, bucket: str, key: str) -> Principal:
+    def _v1(self, dialect: v1.V1Dialect, request: Request, bucket: str, key: str) -> Verified:
         parsed = v1.parse_query(dialect, request.query)
         now = clock.now()
         if parsed.expires_at - now > v4.MAX_EXPIRES:
@@ -96,7 +104,7 @@ class PresignedAuth:
             resource = v1.canonical_resource(dialect, path, query)
             text = v1.string_to_sign(parsed, request.method, resource, headers, content_type=content_type)
             if _same(v1.signature(secret, text), parsed.signature):
-                return principal
+                return principal, Coverage(dialect.subresources, V1_SIGNED_HEADERS, (dialect.header_prefix,))
             first = first or text
         if dialect is v1.OSS1 and content_type:
             resource = v1.canonical_resource(dialect, paths[0], query)
@@ -105,16 +113,27 @@ class PresignedAuth:
                 raise SignatureMismatch(BROWSER_HINT.format(type=content_type))
         raise SignatureMismatch(string_to_sign=first)
 
-    def _cos(self, request: Request, key: str) -> Principal:
+    def _cos(self, request: Request, bucket: str, key: str) -> Verified:
         signed = request.query
-        if "q-sign-algorithm" not in signed:  # COS SDK requests carry the same fields in Authorization
+        presigned = "q-sign-algorithm" in signed
+        if not presigned:  # COS SDK requests carry the same fields in Authorization
             signed = dict(parse_qsl(request.headers.get("authorization", ""), keep_blank_values=True))
         parsed = cos.parse_query(signed, request.headers)
+        if request.virtual_host and "host" not in parsed.header_list:
+            raise AccessDenied("q-header-list must include host: on a bucket host only the host names the bucket")
+        folded = [name.lower() for name in request.query]
+        twice = next((name for name in parsed.param_list if folded.count(name) > 1), None)
+        if twice is not None:
+            raise AuthQueryInvalid(f"the query names {twice!r} more than once, in different cases")
         if parsed.expires_at - parsed.starts_at > v4.MAX_EXPIRES:
             raise AuthQueryInvalid("q-sign-time may span at most 7 days (604800 seconds)")
         _check_window(clock.now(), parsed.starts_at, parsed.expires_at)
         secret, principal = self.lookup(parsed.access_key, parsed.security_token)
-        text = cos.string_to_sign(parsed, cos.http_string(parsed, request.method, key, request.query, request.headers))
+        path = f"/{key}" if request.virtual_host else f"/{bucket}/{key}"
+        text = cos.string_to_sign(parsed, cos.http_string(parsed, request.method, path, request.query, request.headers))
         if not _same(cos.signature(secret, parsed.key_time, text), parsed.signature):
             raise SignatureMismatch(string_to_sign=text)
-        return principal
+        if not presigned:
+            return principal, None
+        coverage = Coverage(frozenset(parsed.param_list), frozenset(parsed.header_list), fold_query_case=True)
+        return principal, coverage

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote, unquote
@@ -25,13 +25,15 @@ from holdall.errors import (
     Conflict,
     FileNotFound,
     HoldallError,
-    MethodNotAllowed,
 )
 from holdall.etag import BLOCK_SIZE
 from holdall.server.authenticate import Authenticator
 from holdall.server.formdata import FilePart, FormReader, boundary_of
+from holdall.server.guard import NOTHING, require_covered
 from holdall.server.http import Request, Response
+from holdall.server.operations import POST_FILE, UPLOAD_HIT, resolve
 from holdall.server.policy_form import check_form, form_dialect, object_key
+from holdall.server.presigned import Verified
 from holdall.server.ranges import parse_range
 from holdall.server.replies import json_response
 from holdall.server.routing import Target, check_key
@@ -49,6 +51,8 @@ BUCKET_ROOT_QUERIES = ("list", "listobjects", "muploadpart")
 _REQUEST_QUOTAS = (REQUEST_COUNT,)
 _WRITE_QUOTAS = (REQUEST_COUNT, STORAGE_VOLUME)
 _DOWNLOAD_QUOTAS = (REQUEST_COUNT, DOWNLOAD_TRAFFIC)
+Handler = Callable[..., Response | Awaitable[Response]]
+"""(request, bucket) for the bucket's own operations, (request, bucket, key) for an object's."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -102,6 +106,7 @@ class DataPlane:
         self.authn = authenticator
         self.quotas = quotas
         self.meter = meter
+        self._handlers: dict[str, Handler] = {}
 
     # ----------------------------------------------------------------- dispatch
 
@@ -111,68 +116,43 @@ class DataPlane:
         if bucket is None:
             raise BucketNotFound(f"bucket not exist: {target.bucket!r}")
         request.bucket = bucket
-        method, query, key = request.method, request.query, target.key
-        if method in ("GET", "HEAD"):
-            if not key:
-                if method == "GET" and "muploadpart" in query:
-                    return self.list_parts(request, bucket)
-                if method == "GET" and "listobjects" in query:
-                    return self.list_objects(request, bucket)
-                if method == "GET":
-                    return self.prefix_file_list(request, bucket)
-                raise BadRequest("HEAD needs an object key")
-            return self.get(request, bucket, check_key(key))
-        if method == "PUT":
-            key = check_key(key)
-            if "uploadId" in query:
-                return await self.upload_part(request, bucket, key)
-            if "newFileName" in query:
-                return await self.rename(request, bucket, key)
-            if "restore" in query:
-                return await self.restore(request, bucket, key)
-            if "storageClass" in query:
-                return await self.set_storage_class(request, bucket, key)
-            if "x-ufile-copy-source" in request.headers:
-                return await self.copy(request, bucket, key)
-            return await self.put(request, bucket, key)
-        if method == "POST":
-            if not key:
-                return await self.post_file(request, bucket)
-            if key == "uploadhit" and ("Hash" in query or "FileName" in query):
-                return await self.upload_hit(request, bucket)
-            key = check_key(key)
-            if "uploads" in query:
-                return await self.initiate(request, bucket, key)
-            if "uploadId" in query:
-                return await self.finish(request, bucket, key)
-            if "opmeta" in query:
-                return await self.op_meta(request, bucket, key)
-            raise BadRequest("POST to an object needs ?uploads, ?uploadId= or ?opmeta")
-        if method == "DELETE":
-            key = check_key(key)
-            if "uploadId" in query:
-                return await self.abort(request, bucket, key)
-            return await self.delete(request, bucket, key)
-        raise MethodNotAllowed(f"{method} is not supported here")
+        operation = resolve(request.method, target.key, request.query, request.headers)
+        request.operation = operation
+        handler = self._handlers.get(operation.name)
+        if handler is None:
+            handler = self._handlers[operation.name] = getattr(self, operation.handler)
+        if operation.op is Op.LIST or operation is POST_FILE or operation is UPLOAD_HIT:
+            reply = handler(request, bucket)
+        else:
+            reply = handler(request, bucket, check_key(target.key))
+        return reply if isinstance(reply, Response) else await reply
 
     def _authorize(
         self,
         request: Request,
         bucket: Bucket,
         key: str,
-        op: Op,
         *,
         scope_key: str | None = None,
+        any_prefix: bool = False,
         suffixes: tuple[str, ...] = ("",),
     ) -> Principal:
-        """Checks the signature over ``key``, then everything else that may refuse ``op``:
-        the bucket's owner, the token's rules (on ``scope_key``, default ``key``) and the quotas."""
-        principal = self.authn.principal(
+        """Checks the signature over ``key``, then everything else that may refuse the operation:
+        the bucket's owner, the token's rules (on ``scope_key``, default ``key``; ``any_prefix``
+        leaves the prefix rule to the caller, who knows the key really touched) and the quotas."""
+        op = request.operation.op
+        verified = self.authn.verify(
             request, bucket.name, key, suffixes=suffixes, allow_anonymous=op is Op.READ and bucket.type == "public"
         )
-        return self._admit(principal, request, bucket, op, key if scope_key is None else scope_key)
+        return self._admit(verified, request, bucket, None if any_prefix else key if scope_key is None else scope_key)
 
-    def _admit(self, principal: Principal, request: Request, bucket: Bucket, op: Op, key: str | None) -> Principal:
+    def _admit(self, verified: Verified, request: Request, bucket: Bucket, key: str | None) -> Principal:
+        """The one check every data-plane request passes once its signature verified."""
+        principal, coverage = verified
+        operation = request.operation
+        op = operation.op
+        if coverage is not None and operation.changeable:
+            require_covered(coverage, *operation.inputs(request.query, request.headers))
         self._check_owner(principal, bucket)
         self._check_token(principal, request, op, bucket, key)
         owner, region = bucket.account_id, bucket.region
@@ -204,7 +184,7 @@ class DataPlane:
     # ----------------------------------------------------------------- reads
 
     def get(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key, Op.READ)
+        self._authorize(request, bucket, key)
         record, inline = self.objects.require_for_read(bucket.name, key)
         response = _object_headers(record)
         since = request.header("if-modified-since")
@@ -237,7 +217,7 @@ class DataPlane:
 
     def prefix_file_list(self, request: Request, bucket: Bucket) -> Response:
         query = request.query
-        self._authorize(request, bucket, "", Op.LIST, scope_key=query.get("prefix", ""))
+        self._authorize(request, bucket, "", scope_key=query.get("prefix", ""))
         limit = _int_param(query, "limit", 20, 1, MAX_LIST)
         listing = self.objects.list_prefix(bucket.name, query.get("prefix", ""), query.get("marker", ""), limit)
         return json_response(
@@ -267,7 +247,6 @@ class DataPlane:
             request,
             bucket,
             "",
-            Op.LIST,
             scope_key=query.get("prefix", ""),
             suffixes=("", ufile.listobjects_suffix(query)),
         )
@@ -299,7 +278,7 @@ class DataPlane:
         )
 
     def list_parts(self, request: Request, bucket: Bucket) -> Response:
-        principal = self._authorize(request, bucket, "", Op.LIST, scope_key="")
+        principal = self._authorize(request, bucket, "", any_prefix=True)
         query = request.query
         upload = self.multipart.require(query.get("uploadId", ""), bucket.name)
         self._check_token(principal, request, Op.LIST, bucket, upload.key)
@@ -324,7 +303,7 @@ class DataPlane:
     # ----------------------------------------------------------------- writes
 
     async def put(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = self._authorize(request, bucket, key, Op.WRITE)
+        principal = self._authorize(request, bucket, key)
         self._refuse_update(principal, bucket, key)
         chunks = request.chunks()
         if principal.token is not None and principal.token.formats:
@@ -353,10 +332,10 @@ class DataPlane:
             return await self.post_policy_form(request, bucket, reader, lowered, file_part)
         key = check_key(fields.get("FileName", ""))
         mime = fields.get("Content-Type") or file_part.content_type
-        principal = self.authn.principal(
+        principal, _ = self.authn.verify(
             request, bucket.name, key, authorization=fields.get("Authorization", ""), content_type=mime
         )
-        self._admit(principal, request, bucket, Op.WRITE, key)
+        self._admit((principal, NOTHING), request, bucket, key)
         self._refuse_update(principal, bucket, key)
         md5 = parse_content_md5(fields.get("Content-MD5") or request.header("content-md5"))
         record = await self._store_form_file(principal, bucket, key, mime, reader, expected_md5=md5)
@@ -396,7 +375,7 @@ class DataPlane:
         """An OSS V1/V4 or S3 V2/V4 form: policy and signature are checked before the file is read."""
         key = check_key(object_key(fields, file_part.filename))
         form = check_form(request.dialect, fields, bucket.name, key, self.authn.lookup, clock.now())
-        principal = self._admit(form.principal, request, bucket, Op.WRITE, key)
+        principal = self._admit((form.principal, NOTHING), request, bucket, key)
         self._refuse_update(principal, bucket, key)
         status = fields.get("success_action_status", "204")
         if status not in ("200", "201", "204"):
@@ -418,7 +397,7 @@ class DataPlane:
     async def upload_hit(self, request: Request, bucket: Bucket) -> Response:
         query = request.query
         key = check_key(query.get("FileName", ""))
-        principal = self._authorize(request, bucket, key, Op.WRITE)
+        principal = self._authorize(request, bucket, key)
         etag = query.get("Hash", "")
         size = _int_param(query, "FileSize", -1, 0, 2**63 - 1)
         if not etag or size < 0:
@@ -432,7 +411,7 @@ class DataPlane:
         return Response(200).header("etag", record.etag)
 
     async def copy(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = self._authorize(request, bucket, key, Op.WRITE)
+        principal = self._authorize(request, bucket, key)
         self._refuse_update(principal, bucket, key)
         source = request.header("x-ufile-copy-source")
         try:
@@ -455,25 +434,23 @@ class DataPlane:
         return Response(200).header("etag", record.etag)
 
     async def rename(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = self._authorize(request, bucket, key, Op.WRITE)
+        principal = self._authorize(request, bucket, key)
+        _refuse_change(principal, key)  # renaming a key away frees it to be put anew
         new_key = check_key(request.query["newFileName"])
         self._check_token(principal, request, Op.WRITE, bucket, new_key)
         force = request.query.get("force", "false").lower()
         if force not in ("true", "false"):
             raise BadRequest("force is true or false")
-        if force == "true" and principal.deny_update:
-            self._refuse_update(principal, bucket, new_key)
-            force = "false"
         await self.objects.rename(bucket.name, key, new_key, force == "true")
         return Response(200)
 
     async def restore(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key, Op.WRITE)
+        self._authorize(request, bucket, key)
         self.objects.require(bucket.name, key)
         return Response(200)
 
     async def set_storage_class(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key, Op.WRITE)
+        _refuse_change(self._authorize(request, bucket, key), key)
         storage_class = request.query["storageClass"].upper()
         if storage_class not in STORAGE_CLASSES:
             raise BadRequest(f"storageClass is one of {', '.join(STORAGE_CLASSES)}")
@@ -481,7 +458,7 @@ class DataPlane:
         return Response(200)
 
     async def op_meta(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key, Op.WRITE)
+        _refuse_change(self._authorize(request, bucket, key), key)
         try:
             body = json.loads(await request.read(64 * 1024))
         except (ValueError, UnicodeDecodeError):
@@ -495,7 +472,7 @@ class DataPlane:
         return Response(200)
 
     async def delete(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key, Op.DELETE)
+        self._authorize(request, bucket, key)
         try:
             await self.objects.delete(bucket.name, key)
         except FileNotFound:
@@ -505,13 +482,13 @@ class DataPlane:
     # ----------------------------------------------------------------- multipart
 
     async def initiate(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = self._authorize(request, bucket, key, Op.WRITE)
+        principal = self._authorize(request, bucket, key)
         self._refuse_update(principal, bucket, key)
         upload = await self.multipart.initiate(bucket.name, key, request.header("content-type"))
         return json_response({"UploadId": upload.id, "BlkSize": BLOCK_SIZE, "Bucket": bucket.name, "Key": key})
 
     async def upload_part(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key, Op.WRITE)
+        self._authorize(request, bucket, key)
         upload = self.multipart.require(request.query["uploadId"], bucket.name)
         if upload.key != key:
             raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
@@ -529,7 +506,7 @@ class DataPlane:
         return json_response({"PartNumber": part.number}).header("etag", part.etag)
 
     async def finish(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = self._authorize(request, bucket, key, Op.WRITE)
+        principal = self._authorize(request, bucket, key)
         upload = self.multipart.require(request.query["uploadId"], bucket.name)
         if upload.key != key:
             raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
@@ -544,10 +521,19 @@ class DataPlane:
         )
 
     async def abort(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key, Op.DELETE)
+        principal = self._authorize(request, bucket, key)
         upload = self.multipart.require(request.query["uploadId"], bucket.name)
+        if upload.key != key:
+            raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
+        self._check_token(principal, request, Op.DELETE, bucket, upload.key)
         await self.multipart.abort(upload)
         return Response(200)
+
+
+def _refuse_change(principal: Principal, key: str) -> None:
+    """A token that may not update objects may not rename one or change its metadata either."""
+    if principal.token is not None and principal.deny_update:
+        raise principal.token.update_refused(key)
 
 
 @contextlib.contextmanager
