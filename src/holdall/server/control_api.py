@@ -17,6 +17,7 @@ from typing import Any
 
 from holdall.config import Settings
 from holdall.errors import ApiError, QuotaExceeded, RateLimited
+from holdall.server.action_params import undeclared
 from holdall.server.http import Response
 from holdall.server.replies import json_response
 from holdall.service.tempaccess import AlreadyUploaded, NameRefused, NoApplication, NotYourApplication, TempAccess
@@ -59,6 +60,7 @@ def _pkg_part(params: dict[str, str], name: str, *, required: bool) -> str:
 class Envelope:
     auth_code: str
     render_error: Callable[[str, ControlError, str], Response]
+    unknown_parameter_code: str = "InvalidParameter"
 
 
 def _alibaba_error(action: str, error: ControlError, request_id: str) -> Response:
@@ -81,7 +83,9 @@ class ControlApi:
         self.settings = settings
         self.temp = temp
         alibaba = Envelope("SignatureDoesNotMatch", _alibaba_error)
-        tencent = Envelope("AuthFailure.SignatureFailure", lambda _, error, rid: _tencent_error(error, rid))
+        tencent = Envelope(
+            "AuthFailure.SignatureFailure", lambda _, error, rid: _tencent_error(error, rid), "UnknownParameter"
+        )
         volcengine = Envelope("InvalidAuthorization", self._volcengine_error)
         self.actions: dict[str, tuple[Callable[[str, dict[str, str], str], Awaitable[Response]], Envelope]] = {
             "CreateTempFileUploadUrl": (self.create_temp_file_upload_url, alibaba),
@@ -98,6 +102,9 @@ class ControlApi:
         request_id = str(uuid.uuid4())
         handler, envelope = self.actions[action]
         try:
+            extra = undeclared(action, params)
+            if extra is not None:
+                raise ControlError(envelope.unknown_parameter_code, f"{action} takes no parameter `{extra}`.")
             try:
                 account_id = authenticate(params)
             except ApiError as error:

@@ -14,6 +14,7 @@ from typing import Any
 
 from holdall.auth import ufile
 from holdall.errors import ApiError
+from holdall.server.action_params import undeclared
 from holdall.server.control_api import ControlApi
 from holdall.server.http import Request, Response
 from holdall.server.replies import api_error_response, api_response
@@ -103,6 +104,9 @@ class ManagementApi:
             handler = self.actions.get(action)
             if handler is None:
                 raise ApiError(15017, f"unknown Action {action!r}")
+            extra = undeclared(action, params)
+            if extra is not None:
+                raise ApiError(15017, f"{action} takes no parameter {extra!r}")
             account_id = self.authenticate(params)
             return api_response(action, await handler(account_id, params))
         except ApiError as error:
