@@ -16,11 +16,11 @@ from typing import Any
 from holdall.client.presign import DIALECTS, presign_url
 from holdall.config import GiB, Settings
 from holdall.keys import ACCESS_ENV, CREDENTIALS_FILE, ROOT_ACCOUNT, SECRET_ENV, new_key_pair, root_key_pair
-from holdall.service.buckets import DEFAULT_PROJECT, new_project_id
+from holdall.service.buckets import DEFAULT_PROJECT, new_bucket_id, new_project_id
 from holdall.service.cors import CorsRuleError, dump_rules, parse_rules
 from holdall.service.formats import SIGNATURES
 from holdall.service.quotas import UNIT_NAMES, to_raw, to_units
-from holdall.store.meta.base import DOWNLOAD_TRAFFIC, REQUEST_COUNT, STORAGE_VOLUME, Account, Project
+from holdall.store.meta.base import DOWNLOAD_TRAFFIC, REQUEST_COUNT, STORAGE_VOLUME, Account, Bucket, Project
 from holdall.store.meta.sqlite import SqliteMetaStore
 
 
@@ -57,17 +57,34 @@ def prepare_data_dir(settings: Settings) -> None:
     try:
         root = meta.account_by_name(ROOT_ACCOUNT)
         if root is None:
-            meta.create_account_sync(
-                Account(uuid.uuid4().hex, ROOT_ACCOUNT, pair.public_key, pair.private_key, False, int(time.time()))
-            )
+            root = Account(uuid.uuid4().hex, ROOT_ACCOUNT, pair.public_key, pair.private_key, False, int(time.time()))
+            meta.create_account_sync(root)
         elif (root.public_key, root.private_key) != (pair.public_key, pair.private_key):
             meta.set_account_keys_sync(ROOT_ACCOUNT, pair.public_key, pair.private_key)
+        _claim_system_buckets(meta, settings, root.id)
     finally:
         meta.close()
     if generated:
         print("holdall: generated the root key pair (kept in the data directory, shown only this once)")
         print(f"  HOLDALL_ACCESS_KEY={pair.public_key}")
         print(f"  HOLDALL_SECRET_KEY={pair.private_key}", flush=True)
+
+
+def _claim_system_buckets(meta: SqliteMetaStore, settings: Settings, root_id: str) -> None:
+    """The temp and resource buckets exist from the start and belong to root; if another account
+    holds one of the names, temporary uploads would land in its bucket, so the server does not start."""
+    for name in settings.system_buckets:
+        bucket = meta.bucket(name)
+        if bucket is None:
+            now = int(time.time())
+            meta.create_bucket_sync(
+                Bucket(name, new_bucket_id(), root_id, DEFAULT_PROJECT, "private", settings.region, now, now)
+            )
+        elif bucket.account_id != root_id:
+            raise SystemExit(
+                f"holdall: bucket {name!r} belongs to another account, but holdall keeps it for temporary"
+                f" uploads; remove that bucket, or start with --temp-bucket/--resource-bucket naming free ones"
+            )
 
 
 def serve(args: argparse.Namespace) -> None:

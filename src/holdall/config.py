@@ -41,6 +41,11 @@ class Settings:
     resource_pending_max: int = 1000
 
     @property
+    def system_buckets(self) -> tuple[str, str]:
+        """The buckets the root account keeps for temporary and resource uploads (seeds 000, 003)."""
+        return (self.temp_bucket, self.resource_bucket)
+
+    @property
     def meta_path(self) -> Path:
         return self.data_dir / "meta.sqlite3"
 

@@ -13,6 +13,8 @@ SECRET_ENV = "HOLDALL_SECRET_KEY"
 CREDENTIALS_FILE = "root-credentials.json"
 ROOT_ACCOUNT = "root"
 """The operator's account; it also owns the system buckets of temporary uploads."""
+SIGNER_NAME = "holdall-temp-uploads"
+"""The root token that signs temporary forms: internal, never shown, changed or deleted by a user."""
 
 
 @dataclass(frozen=True, slots=True)

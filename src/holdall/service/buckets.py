@@ -73,6 +73,8 @@ class BucketService:
         problem = bucket_name_problem(name)
         if problem:
             raise ApiError(15001, problem)
+        if name in self.settings.system_buckets:
+            raise ApiError(15000, f"bucket name {name!r} is reserved for holdall's temporary uploads")
         if type_ not in BUCKET_TYPES:
             raise ApiError(15003, "Type is public or private")
         now = int(clock.now())

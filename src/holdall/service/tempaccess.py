@@ -22,14 +22,13 @@ from holdall.auth import v1, v4
 from holdall.auth.encoding import uri_encode
 from holdall.config import Settings
 from holdall.errors import ApiError
-from holdall.keys import ROOT_ACCOUNT
+from holdall.keys import ROOT_ACCOUNT, SIGNER_NAME
 from holdall.service.buckets import DEFAULT_PROJECT, new_bucket_id
 from holdall.service.formats import extension
 from holdall.service.objects import MAX_KEY_BYTES
 from holdall.store.meta.base import Bucket, MetaStore, TempCredential, Token
 
 TEMP_PREFIX = "temp/"
-SIGNER_NAME = "holdall-temp-uploads"
 FOREVER = 4102444800  # 2100-01-01
 
 

@@ -12,6 +12,7 @@ from holdall import clock
 from holdall.auth.principal import TOKEN_OPS
 from holdall.config import Settings
 from holdall.errors import ApiError
+from holdall.keys import SIGNER_NAME
 from holdall.service.buckets import resolve_project
 from holdall.store.meta.base import MetaStore, Token
 
@@ -83,6 +84,7 @@ class TokenService:
         project = resolve_project(self.meta, account_id, project_id)
         if not changes.name:
             raise ApiError(15002, "missing TokenName")
+        _refuse_reserved_name(changes)
         if not changes.ops:
             raise ApiError(15002, "missing AllowedOps.0")
         self._validate(account_id, changes)
@@ -109,13 +111,14 @@ class TokenService:
         return token
 
     def require(self, account_id: str, token_id: str) -> Token:
-        found = self.meta.tokens(account_id, token_id)
+        found = [token for token in self.meta.tokens(account_id, token_id) if token.name != SIGNER_NAME]
         if not found:
             raise ApiError(15040, f"no token {token_id!r} in this account")
         return found[0]
 
     async def update(self, account_id: str, token_id: str, changes: TokenChanges) -> Token:
         token = self.require(account_id, token_id)
+        _refuse_reserved_name(changes)
         self._validate(account_id, changes)
         given = {name: value for name, value in dataclasses.asdict(changes).items() if value is not None}
         updated = dataclasses.replace(token, **given, modified=int(clock.now()))
@@ -125,9 +128,16 @@ class TokenService:
         return updated
 
     async def delete(self, account_id: str, token_id: str) -> None:
+        self.require(account_id, token_id)
         await self.meta.delete_token(account_id, token_id)
 
     def describe(self, account_id: str, token_id: str | None) -> list[Token]:
+        """The account's tokens; holdall's own signer of temporary forms is neither shown nor changed."""
         if token_id:
             return [self.require(account_id, token_id)]
-        return self.meta.tokens(account_id)
+        return [token for token in self.meta.tokens(account_id) if token.name != SIGNER_NAME]
+
+
+def _refuse_reserved_name(changes: TokenChanges) -> None:
+    if changes.name == SIGNER_NAME:
+        raise ApiError(15017, f"TokenName {SIGNER_NAME!r} is reserved for holdall's temporary forms")

@@ -247,29 +247,32 @@ class SqliteMetaStore(SqliteLedger):
         args += [limit, offset]
         return [Bucket(*row) for row in self._reader.execute(sql, args)]
 
-    async def create_bucket(self, bucket: Bucket) -> None:
-        def insert(conn: sqlite3.Connection) -> None:
-            try:
-                conn.execute(
-                    f"INSERT INTO buckets({_BUCKET_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        bucket.name,
-                        bucket.id,
-                        bucket.account_id,
-                        bucket.project_id,
-                        bucket.type,
-                        bucket.region,
-                        bucket.created,
-                        bucket.modified,
-                        bucket.max_bytes,
-                        bucket.max_objects,
-                        bucket.cors,
-                    ),
-                )
-            except sqlite3.IntegrityError:
-                raise ApiError(15000, f"bucket {bucket.name!r} already exists") from None
+    def _insert_bucket(self, conn: sqlite3.Connection, bucket: Bucket) -> None:
+        try:
+            conn.execute(
+                f"INSERT INTO buckets({_BUCKET_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    bucket.name,
+                    bucket.id,
+                    bucket.account_id,
+                    bucket.project_id,
+                    bucket.type,
+                    bucket.region,
+                    bucket.created,
+                    bucket.modified,
+                    bucket.max_bytes,
+                    bucket.max_objects,
+                    bucket.cors,
+                ),
+            )
+        except sqlite3.IntegrityError:
+            raise ApiError(15000, f"bucket {bucket.name!r} already exists") from None
 
-        await self._write_config(insert)
+    async def create_bucket(self, bucket: Bucket) -> None:
+        await self._write_config(lambda conn: self._insert_bucket(conn, bucket))
+
+    def create_bucket_sync(self, bucket: Bucket) -> None:
+        self._write_config_sync(lambda conn: self._insert_bucket(conn, bucket))
 
     async def update_bucket_type(self, name: str, type_: str, modified: int) -> None:
         await self._write_config(
