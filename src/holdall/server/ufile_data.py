@@ -310,7 +310,7 @@ class DataPlane:
             chunks = require_format(chunks, principal.token.formats)
         with _update_refusal(principal, key):
             record = await self.objects.put(
-                bucket.name,
+                bucket,
                 key,
                 request.header("content-type"),
                 chunks,
@@ -354,7 +354,7 @@ class DataPlane:
     ) -> ObjectRecord:
         with _update_refusal(principal, key):
             record = await self.objects.put(
-                bucket.name,
+                bucket,
                 key,
                 mime,
                 reader.file_chunks(),
@@ -404,7 +404,7 @@ class DataPlane:
             raise BadRequest("UploadHit needs Hash, FileName and FileSize")
         with _update_refusal(principal, key):
             record = await self.objects.upload_hit(
-                principal.account_id, bucket.name, key, etag, size, if_absent=principal.deny_update
+                principal.account_id, bucket, key, etag, size, if_absent=principal.deny_update
             )
         if record is None:
             raise FileNotFound("no file with this Hash and FileSize is stored in this account")
@@ -428,9 +428,7 @@ class DataPlane:
         async for _ in request.chunks():
             raise BadRequest("a copy request has no body")
         with _update_refusal(principal, key):
-            record = await self.objects.copy(
-                src_bucket.name, src_key, bucket.name, key, if_absent=principal.deny_update
-            )
+            record = await self.objects.copy(src_bucket.name, src_key, bucket, key, if_absent=principal.deny_update)
         return Response(200).header("etag", record.etag)
 
     async def rename(self, request: Request, bucket: Bucket, key: str) -> Response:

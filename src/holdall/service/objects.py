@@ -14,7 +14,7 @@ from holdall.errors import BadRequest, EntityTooLarge, EntityTooSmall, FileNotFo
 from holdall.etag import EMPTY_ETAG, EMPTY_ETAG_ALT
 from holdall.service.blobsink import BlobSink, check_free_space
 from holdall.store.blobs.base import BlobStore, is_inline
-from holdall.store.meta.base import BlobRef, MetaStore, ObjectRecord, prefix_upper_bound
+from holdall.store.meta.base import BlobRef, Bucket, MetaStore, ObjectRecord, prefix_upper_bound
 
 READ_STEP = 1024 * 1024
 INLINE_READ_LIMIT = 256 * 1024
@@ -54,7 +54,7 @@ class ObjectService:
 
     async def put(
         self,
-        bucket: str,
+        bucket: Bucket,
         key: str,
         mime: str,
         chunks: AsyncIterator[bytes],
@@ -64,7 +64,10 @@ class ObjectService:
         if_absent: bool = False,
         size_range: tuple[int, int] | None = None,
     ) -> ObjectRecord:
-        """Stores an object; ``size_range`` (from a form policy) bounds its size, both ends included."""
+        """Stores an object; ``size_range`` (from a form policy) bounds its size, both ends included.
+
+        The object lands in ``bucket`` as it was when the request was authorised: if that bucket
+        was deleted meanwhile (and perhaps made anew by someone else), the write fails."""
         sink = self.sink(expected_md5, declared_size, size_range[1] if size_range else None)
         await sink.consume(chunks)
         if declared_size is not None and sink.size != declared_size:
@@ -76,7 +79,7 @@ class ObjectService:
         blob_id = await sink.commit()
         now = int(clock.now())
         record = ObjectRecord(
-            bucket=bucket,
+            bucket=bucket.name,
             key=key,
             size=sink.size,
             etag=sink.etag_hasher.etag(),
@@ -87,7 +90,7 @@ class ObjectService:
         )
         inline = {blob_id: sink.inline_data} if sink.inline_data else None
         try:
-            await self.meta.put_object(record, if_absent=if_absent, inline=inline)
+            await self.meta.put_object(record, bucket_id=bucket.id, if_absent=if_absent, inline=inline)
         except BaseException:
             self.forget(blob_id)
             raise
@@ -99,24 +102,24 @@ class ObjectService:
             self.blobs.delete(blob_id)
 
     async def _link(
-        self, source: ObjectRecord, bucket: str, key: str, storage_class: str, if_absent: bool
+        self, source: ObjectRecord, bucket: Bucket, key: str, storage_class: str, if_absent: bool
     ) -> ObjectRecord:
         """A new object at ``bucket/key`` that shares the blobs of ``source``."""
         now = int(clock.now())
         record = dataclasses.replace(
-            source, bucket=bucket, key=key, created=now, modified=now, storage_class=storage_class
+            source, bucket=bucket.name, key=key, created=now, modified=now, storage_class=storage_class
         )
-        await self.meta.put_object(record, if_absent=if_absent)
+        await self.meta.put_object(record, bucket_id=bucket.id, if_absent=if_absent)
         return record
 
     async def copy(
-        self, src_bucket: str, src_key: str, bucket: str, key: str, *, if_absent: bool = False
+        self, src_bucket: str, src_key: str, bucket: Bucket, key: str, *, if_absent: bool = False
     ) -> ObjectRecord:
         source = self.require(src_bucket, src_key)
         return await self._link(source, bucket, key, source.storage_class, if_absent)
 
     async def upload_hit(
-        self, account_id: str, bucket: str, key: str, etag: str, size: int, *, if_absent: bool = False
+        self, account_id: str, bucket: Bucket, key: str, etag: str, size: int, *, if_absent: bool = False
     ) -> ObjectRecord | None:
         """Links content that this account already stores; None when it stores no such content."""
         etags = [EMPTY_ETAG, EMPTY_ETAG_ALT] if etag in (EMPTY_ETAG, EMPTY_ETAG_ALT) else [etag]

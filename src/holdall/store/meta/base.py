@@ -243,9 +243,16 @@ class MetaStore(Protocol):
 
     def object_by_etag(self, account_id: str, etags: list[str], size: int) -> ObjectRecord | None: ...
     async def put_object(
-        self, record: ObjectRecord, *, if_absent: bool = False, inline: dict[str, bytes] | None = None
+        self,
+        record: ObjectRecord,
+        *,
+        bucket_id: str,
+        if_absent: bool = False,
+        inline: dict[str, bytes] | None = None,
     ) -> None:
-        """Stores ``record``; ``inline`` holds the bytes of new blobs kept in the metadata store."""
+        """Stores ``record`` in the bucket of that name if it is still the bucket ``bucket_id``
+        (else BucketNotFound), atomically; ``inline`` holds the bytes of new blobs kept in the
+        metadata store."""
         ...
 
     async def delete_object(self, bucket: str, key: str) -> bool: ...

@@ -93,9 +93,11 @@ def _current(conn: sqlite3.Connection, bucket: str, key: str) -> ObjectRecord | 
     return _object(row) if row else None
 
 
-def _require_bucket(conn: sqlite3.Connection, bucket: str) -> None:
-    if conn.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone() is None:
-        raise BucketNotFound(f"bucket not exist: {bucket!r}")
+def _require_bucket(conn: sqlite3.Connection, bucket: str, bucket_id: str | None = None) -> None:
+    """The bucket exists, and when ``bucket_id`` is given it is still that very bucket."""
+    row = conn.execute("SELECT id FROM buckets WHERE name = ?", (bucket,)).fetchone()
+    if row is None or (bucket_id is not None and row[0] != bucket_id):
+        raise BucketNotFound(f"bucket not exist: {bucket!r} (deleted while the request ran)")
 
 
 def _adjust_bucket(conn: sqlite3.Connection, bucket: str, added_bytes: int, added_objects: int) -> None:
@@ -123,9 +125,9 @@ def _adjust_bucket(conn: sqlite3.Connection, bucket: str, added_bytes: int, adde
         raise QuotaExceeded(f"bucket {bucket!r} is capped at {max_objects} objects and holds {count - added_objects}")
 
 
-def _store_object(conn: sqlite3.Connection, record: ObjectRecord) -> None:
+def _store_object(conn: sqlite3.Connection, record: ObjectRecord, bucket_id: str | None = None) -> None:
     """Writes ``record`` over whatever the key held, releasing the old object's blobs."""
-    _require_bucket(conn, record.bucket)
+    _require_bucket(conn, record.bucket, bucket_id)
     old = _current(conn, record.bucket, record.key)
     if old is None:
         _adjust_bucket(conn, record.bucket, record.size, 1)
@@ -365,14 +367,19 @@ class SqliteMetaStore(SqliteLedger):
         return _object(row) if row else None
 
     async def put_object(
-        self, record: ObjectRecord, *, if_absent: bool = False, inline: dict[str, bytes] | None = None
+        self,
+        record: ObjectRecord,
+        *,
+        bucket_id: str,
+        if_absent: bool = False,
+        inline: dict[str, bytes] | None = None,
     ) -> None:
         def put(conn: sqlite3.Connection) -> None:
             if if_absent and _current(conn, record.bucket, record.key) is not None:
                 raise Conflict(f"key {record.key!r} already exists")
             _insert_inline(conn, inline)
             _retain(conn, record.manifest)
-            _store_object(conn, record)
+            _store_object(conn, record, bucket_id)
 
         await self._write(put)
 
