@@ -58,7 +58,8 @@ def oss_url(server: Server, method: str, bucket: str, key: str, *, v4: bool = Tr
 def tos_url(server: Server, method: str, bucket: str, key: str, *, expires: int = 600,
             keys: tuple[str, str] = ROOT) -> str:  # fmt: skip
     client = tos.TosClientV2(keys[0], keys[1], server.url, "cn-beijing")
-    kind = {"PUT": tos.HttpMethodType.Http_Method_Put, "GET": tos.HttpMethodType.Http_Method_Get}[method]
+    kind = {"PUT": tos.HttpMethodType.Http_Method_Put, "GET": tos.HttpMethodType.Http_Method_Get,
+            "DELETE": tos.HttpMethodType.Http_Method_Delete}[method]  # fmt: skip
     url: str = client.pre_signed_url(kind, bucket, key, expires).signed_url
     return url
 
