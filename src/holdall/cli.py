@@ -16,6 +16,7 @@ from typing import Any
 from holdall.client.presign import DIALECTS, presign_url
 from holdall.config import GiB, Settings
 from holdall.keys import ACCESS_ENV, CREDENTIALS_FILE, ROOT_ACCOUNT, SECRET_ENV, new_key_pair, root_key_pair
+from holdall.parsing import is_ascii_uint
 from holdall.service.buckets import DEFAULT_PROJECT, new_bucket_id, new_project_id
 from holdall.service.cors import CorsRuleError, dump_rules, parse_rules
 from holdall.service.formats import SIGNATURES
@@ -26,19 +27,19 @@ from holdall.store.meta.sqlite import SqliteMetaStore
 
 def _listen(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not is_ascii_uint(port, 5) or not 0 < int(port) < 65536:
         raise argparse.ArgumentTypeError("expected HOST:PORT, for example 127.0.0.1:9000")
     return host or "127.0.0.1", int(port)
 
 
 def _seconds(value: str) -> int:
-    if not value.isdigit():
+    if not is_ascii_uint(value):
         raise argparse.ArgumentTypeError("expected a number of seconds")
     return int(value)
 
 
 def _inline_limit(value: str) -> int:
-    if not value.isdigit() or int(value) > 1024 * 1024:
+    if not is_ascii_uint(value) or int(value) > 1024 * 1024:
         raise argparse.ArgumentTypeError("expected a number of bytes up to 1048576")
     return int(value)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from holdall.auth.encoding import uri_encode
 from holdall.auth.v4 import QueryError
+from holdall.parsing import is_ascii_uint
 
 PARAMS = ("q-sign-algorithm", "q-ak", "q-sign-time", "q-key-time", "q-header-list", "q-url-param-list", "q-signature")
 TOKEN_PARAM = "x-cos-security-token"
@@ -51,7 +52,7 @@ class CosQuery:
 
 def _time_range(value: str, name: str) -> tuple[int, int]:
     start, sep, end = value.partition(";")
-    if not sep or not start.isdigit() or not end.isdigit() or int(start) > int(end):
+    if not sep or not is_ascii_uint(start) or not is_ascii_uint(end) or int(start) > int(end):
         raise QueryError(f"{name} must be <start>;<end> in unix seconds")
     return int(start), int(end)
 

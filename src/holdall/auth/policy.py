@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from holdall.parsing import loads_bounded
 
 MAX_POLICY_BYTES = 64 * 1024
 
@@ -77,7 +78,7 @@ def parse(encoded: str) -> Policy:
     if len(encoded) > MAX_POLICY_BYTES:
         raise PolicyError("the policy is too long")
     try:
-        document = json.loads(base64.b64decode(encoded, validate=True))
+        document = loads_bounded(base64.b64decode(encoded, validate=True))
     except (binascii.Error, ValueError):
         raise PolicyError("the policy is not base64 JSON") from None
     if not isinstance(document, dict) or not isinstance(document.get("conditions", []), list):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from holdall.auth import ufile
 from holdall.auth.encoding import uri_encode
 from holdall.auth.v4 import QueryError
+from holdall.parsing import is_ascii_uint
 
 OSS_SUBRESOURCES = frozenset(
     [
@@ -152,7 +153,7 @@ def parse_query(dialect: V1Dialect, query: Mapping[str, str]) -> V1Query:
     signature = query.get("Signature", "")
     if not access_key or not expires or not signature:
         raise QueryError(f"a presigned URL needs {dialect.key_param}, Expires and Signature")
-    if not expires.isdigit():
+    if not is_ascii_uint(expires):
         raise QueryError("Expires must be unix seconds")
     return V1Query(dialect, access_key, int(expires), signature, query.get(dialect.token_param, ""))
 

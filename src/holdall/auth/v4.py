@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from holdall.auth.encoding import uri_encode
+from holdall.parsing import is_ascii_uint
 
 MAX_EXPIRES = 7 * 24 * 3600
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -151,7 +152,7 @@ def parse_query(dialect: V4Dialect, query: Mapping[str, str]) -> V4Query:
     if timestamp[:8] != date:
         raise QueryError(f"the credential's date {date} is not the day of {timestamp}")
     raw_expires = need("expires")
-    if not raw_expires.isdigit() or not 1 <= int(raw_expires) <= MAX_EXPIRES:
+    if not is_ascii_uint(raw_expires, 7) or not 1 <= int(raw_expires) <= MAX_EXPIRES:
         raise QueryError(f"{dialect.param('expires')} must be between 1 and {MAX_EXPIRES} seconds")
     if "signed_headers" in dialect.params:
         listed = need("signed_headers").split(";")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from holdall.parsing import is_ascii_uint
+
 COMMON = frozenset(("Action", "PublicKey", "Signature", "Region", "ProjectId"))
 _TOKEN = ("TokenName", "AllowedOps.N", "AllowedPrefixes.N", "AllowedBuckets.N", "ExpireTime")
 _TOKEN_IPS = ("BlackIPList.N", "WhiteIPList.N")
@@ -53,7 +55,7 @@ def undeclared(action: str, params: Mapping[str, str]) -> str | None:
         if name in plain:
             continue
         base, dot, number = name.partition(".")
-        if dot and base in lists and number.isascii() and number.isdigit() and str(int(number)) == number:
+        if dot and base in lists and is_ascii_uint(number, 6) and str(int(number)) == number:
             continue
         return name
     return None

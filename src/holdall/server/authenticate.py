@@ -13,6 +13,7 @@ from holdall import clock
 from holdall.auth import ufile, v4
 from holdall.auth.principal import ANONYMOUS, Principal, TokenScope
 from holdall.errors import AccessDenied, BadRequest, InvalidAccessKey, MissingAuthorization, RequestTimeTooSkewed
+from holdall.parsing import is_ascii_uint
 from holdall.server.guard import Coverage
 from holdall.server.http import UFILE, Request
 from holdall.server.presigned import PresignedAuth, Verified
@@ -110,7 +111,7 @@ class Authenticator:
             signature = query.get("Signature", "").replace(" ", "+")
             if not public_key or not expires or not signature:
                 raise AccessDenied("a presigned URL needs UCloudPublicKey, Expires and Signature")
-            if not expires.isdigit():
+            if not is_ascii_uint(expires):
                 raise BadRequest("Expires must be unix seconds")
             now = clock.now()
             if int(expires) < now:

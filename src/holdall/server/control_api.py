@@ -17,6 +17,7 @@ from typing import Any
 
 from holdall.config import Settings
 from holdall.errors import ApiError, QuotaExceeded, RateLimited
+from holdall.parsing import is_ascii_uint
 from holdall.server.action_params import undeclared
 from holdall.server.http import Response
 from holdall.server.replies import json_response
@@ -178,7 +179,7 @@ class ControlApi:
         if opt_type not in ("1", "2"):
             raise ControlError("InvalidParameterValue", "`OptType` is 1 (upload) or 2 (query).")
         channel = params.get("SourceChannel", "0")
-        if not channel.lstrip("-").isdigit():
+        if not is_ascii_uint(channel.removeprefix("-")):
             raise ControlError("InvalidParameterValue", "`SourceChannel` must be an integer.")
         try:
             credential, bucket = await self.temp.package_credential(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from holdall.errors import BadRequest, EntityTooLarge, HoldallError
+from holdall.parsing import is_ascii_uint
 
 if TYPE_CHECKING:
     from holdall.server.operations import Operation
@@ -105,7 +106,7 @@ class Request:
         value = self.headers.get("content-length")
         if value is None:
             return None
-        if not value.isdigit():
+        if not is_ascii_uint(value):
             raise BadRequest("Content-Length is not a number")
         return int(value)
 

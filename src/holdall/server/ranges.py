@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from holdall.errors import BadRequest, RangeNotSatisfiable
+from holdall.parsing import MAX_DIGITS
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*$", re.IGNORECASE)
 
@@ -19,6 +20,8 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
     if match is None or (not match.group(1) and not match.group(2)):
         raise BadRequest(f"malformed Range {header!r}: expected bytes=first-last, bytes=first- or bytes=-suffix")
     first, last = match.group(1), match.group(2)
+    if len(first) > MAX_DIGITS or len(last) > MAX_DIGITS:
+        raise RangeNotSatisfiable(size, f"a Range position has at most {MAX_DIGITS} digits")
     if not first:
         length = int(last)
         if length == 0 or size == 0:

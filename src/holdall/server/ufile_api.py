@@ -14,6 +14,7 @@ from typing import Any
 
 from holdall.auth import ufile
 from holdall.errors import ApiError
+from holdall.parsing import is_ascii_uint
 from holdall.server.action_params import undeclared
 from holdall.server.control_api import ControlApi
 from holdall.server.http import Request, Response
@@ -31,10 +32,9 @@ def param_int(params: dict[str, str], name: str, default: int, low: int, high: i
     raw = params.get(name, "")
     if raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(15017, f"{name} must be an integer") from None
+    if not is_ascii_uint(raw.removeprefix("-")):
+        raise ApiError(15017, f"{name} must be an integer")
+    value = int(raw)
     if not low <= value <= high:
         raise ApiError(15018, f"{name} must be between {low} and {high}")
     return value
@@ -65,7 +65,7 @@ def param_list(params: dict[str, str], name: str) -> list[str] | None:
     for param, value in params.items():
         base, dot, number = param.partition(".")
         if base == name and dot:
-            if not number.isdigit():
+            if not is_ascii_uint(number, 6):
                 raise ApiError(15017, f"{param}: the part after the dot must be a number")
             numbered.append((int(number), value))
     if not numbered:

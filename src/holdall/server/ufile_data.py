@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -27,6 +26,7 @@ from holdall.errors import (
     HoldallError,
 )
 from holdall.etag import BLOCK_SIZE
+from holdall.parsing import is_ascii_uint, loads_bounded
 from holdall.server.authenticate import Authenticator
 from holdall.server.formdata import FilePart, FormReader, boundary_of
 from holdall.server.guard import NOTHING, require_covered
@@ -64,10 +64,9 @@ def _int_param(query: dict[str, str], name: str, default: int, low: int, high: i
     raw = query.get(name, "")
     if raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer") from None
+    if not is_ascii_uint(raw.removeprefix("-")):
+        raise BadRequest(f"{name} must be an integer")
+    value = int(raw)
     if not low <= value <= high:
         raise BadRequest(f"{name} must be between {low} and {high}")
     return value
@@ -458,7 +457,7 @@ class DataPlane:
     async def op_meta(self, request: Request, bucket: Bucket, key: str) -> Response:
         _refuse_change(self._authorize(request, bucket, key), key)
         try:
-            body = json.loads(await request.read(64 * 1024))
+            body = loads_bounded(await request.read(64 * 1024))
         except (ValueError, UnicodeDecodeError):
             raise BadRequest("opmeta needs a JSON body") from None
         if not isinstance(body, dict) or body.get("op") != "set" or body.get("metak") != "mimetype":

@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 
+from holdall.parsing import loads_bounded
+
 METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD")
 ALWAYS_EXPOSED = ("ETag", "X-SessionId", "Content-Range", "x-amz-request-id", "x-oss-request-id")
 MAX_RULES = 10
@@ -59,7 +61,7 @@ def parse_rules(text: str) -> list[CorsRule]:
     if not text.strip():
         return []
     try:
-        document = json.loads(text)
+        document = loads_bounded(text)
     except ValueError:
         raise CorsRuleError("the rules are not JSON") from None
     if not isinstance(document, list) or len(document) > MAX_RULES:

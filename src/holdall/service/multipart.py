@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from holdall import clock
 from holdall.errors import BadRequest, EntityTooLarge, UploadNotFound
 from holdall.etag import BLOCK_SIZE, etag_from_block_digests
-from holdall.service.objects import ObjectService
+from holdall.service.objects import ObjectService, require_header_safe
 from holdall.store.meta.base import BlobRef, ObjectRecord, Part, Upload
 
 MAX_PARTS = 10000
@@ -24,6 +24,7 @@ class MultipartService:
         self.meta = objects.meta
 
     async def initiate(self, bucket: str, key: str, mime: str) -> Upload:
+        require_header_safe(mime)
         upload = Upload(str(uuid.uuid4()), bucket, key, mime, int(clock.now()))
         await self.meta.create_upload(upload)
         return upload
@@ -45,6 +46,7 @@ class MultipartService:
     ) -> Part:
         if not 0 <= number < MAX_PARTS:
             raise BadRequest(f"partNumber must be between 0 and {MAX_PARTS - 1}")
+        require_header_safe(mime)
         if declared_size is not None and declared_size > BLOCK_SIZE:
             raise EntityTooLarge(f"a part may hold at most BlkSize = {BLOCK_SIZE} bytes")
         sink = self.objects.sink(expected_md5, declared_size, max_size=BLOCK_SIZE)

@@ -12,6 +12,7 @@ from holdall import clock
 from holdall.config import Settings
 from holdall.errors import BadRequest, EntityTooLarge, EntityTooSmall, FileNotFound
 from holdall.etag import EMPTY_ETAG, EMPTY_ETAG_ALT
+from holdall.parsing import is_header_safe
 from holdall.service.blobsink import BlobSink, check_free_space
 from holdall.store.blobs.base import BlobStore, is_inline
 from holdall.store.meta.base import BlobRef, Bucket, MetaStore, ObjectRecord, prefix_upper_bound
@@ -68,6 +69,7 @@ class ObjectService:
 
         The object lands in ``bucket`` as it was when the request was authorised: if that bucket
         was deleted meanwhile (and perhaps made anew by someone else), the write fails."""
+        require_header_safe(mime)
         sink = self.sink(expected_md5, declared_size, size_range[1] if size_range else None)
         await sink.consume(chunks)
         if declared_size is not None and sink.size != declared_size:
@@ -136,6 +138,7 @@ class ObjectService:
         await self.meta.rename_object(bucket, key, new_key, force, int(clock.now()))
 
     async def set_mime(self, bucket: str, key: str, mime: str) -> None:
+        require_header_safe(mime)
         await self.meta.update_object(bucket, key, mime=mime)
 
     async def set_storage_class(self, bucket: str, key: str, storage_class: str) -> None:
@@ -232,6 +235,12 @@ class ObjectService:
                 break
         more = bool(self.meta.objects(bucket, prefix, after, 1, at_least))
         return Listing(objects, prefixes, last if more else "", more)
+
+
+def require_header_safe(mime: str) -> None:
+    """A type that will go out as Content-Type may not carry CR, LF or other control characters."""
+    if not is_header_safe(mime):
+        raise BadRequest("the Content-Type holds control characters; it could not be sent back as a header")
 
 
 def _segments(manifest: list[BlobRef], start: int, end: int) -> list[tuple[str, int, int]]:
