@@ -18,6 +18,7 @@
     ├── RenameConflict           406
     ├── Conflict                 409
     ├── EntityTooLarge           413
+    │   └── PolicyEntityTooLarge 400, above a form policy's content-length-range
     ├── EntityTooSmall           400, below a form policy's content-length-range
     ├── RangeNotSatisfiable      416
     ├── ChecksumMismatch         400, Content-MD5 does not match
@@ -138,6 +139,12 @@ class EntityTooLarge(HoldallError):
     ret_code = -148665
     code = "EntityTooLarge"
     default_message = "entity too large"
+
+
+class PolicyEntityTooLarge(EntityTooLarge):
+    """Above a form policy's content-length-range: S3 and OSS answer 400 here, not 413."""
+
+    status = 400
 
 
 class EntityTooSmall(HoldallError):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from holdall import clock
 from holdall.config import Settings
-from holdall.errors import BadRequest, EntityTooLarge, EntityTooSmall, FileNotFound
+from holdall.errors import BadRequest, EntityTooLarge, EntityTooSmall, FileNotFound, PolicyEntityTooLarge
 from holdall.etag import EMPTY_ETAG, EMPTY_ETAG_ALT
 from holdall.parsing import is_header_safe
 from holdall.service.blobsink import BlobSink, check_free_space
@@ -71,7 +71,12 @@ class ObjectService:
         was deleted meanwhile (and perhaps made anew by someone else), the write fails."""
         require_header_safe(mime)
         sink = self.sink(expected_md5, declared_size, size_range[1] if size_range else None)
-        await sink.consume(chunks)
+        try:
+            await sink.consume(chunks)
+        except EntityTooLarge as error:
+            if size_range and sink.size > size_range[1]:
+                raise PolicyEntityTooLarge(f"the file is larger than the policy's {size_range[1]} bytes") from None
+            raise error
         if declared_size is not None and sink.size != declared_size:
             await sink.abort()
             raise BadRequest(f"the body has {sink.size} bytes but Content-Length said {declared_size}")
