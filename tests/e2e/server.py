@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -30,6 +31,8 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    file_limit: tuple[int, int] | None = None
+    """(soft, hard) RLIMIT_NOFILE for the server process, else the test's own."""
 
     @property
     def url(self) -> str:
@@ -54,7 +57,9 @@ class Server:
             *self.extra,
         ]  # fmt: skip
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+            limit = self.file_limit
+            preexec = None if limit is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limit)
+            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

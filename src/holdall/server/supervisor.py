@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import resource
 import signal
 import socket
 import sys
@@ -67,7 +68,19 @@ def _run_worker(config: uvicorn.Config, sock: socket.socket) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def raise_file_limit() -> int:
+    """Lifts the soft limit on open files to the hard one: each connection holds a descriptor."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            return soft
+    return hard
+
+
 def serve(settings: Settings, log_level: str, graceful_timeout: int) -> None:
+    raise_file_limit()
     sock = bind(settings.host, settings.port)
     config = uvicorn_config(settings, log_level, graceful_timeout)
     if settings.workers <= 1:
