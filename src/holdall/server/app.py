@@ -147,7 +147,7 @@ class HoldallApp:
         if request is not None and "origin" in request.headers:
             self.cors.decorate(request, response)
         try:
-            await send_response(send, response, head_only)
+            await send_response(send, response, head_only, receive)
         except OSError:
             pass  # the client hung up while the reply was going out
 

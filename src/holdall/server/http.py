@@ -152,7 +152,9 @@ class Response:
         return self
 
 
-async def send_response(send: Send, response: Response, head_only: bool = False) -> None:
+async def send_response(
+    send: Send, response: Response, head_only: bool = False, receive: Receive | None = None
+) -> None:
     length = response.length if response.length is not None else len(response.body)
     headers = response.headers
     if length is not None and response.status != 304:
@@ -161,6 +163,20 @@ async def send_response(send: Send, response: Response, head_only: bool = False)
     if response.stream is None or head_only:
         await send({"type": "http.response.body", "body": b"" if head_only else response.body})
         return
-    async for chunk in response.stream:
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    gone = asyncio.ensure_future(_disconnect(receive)) if receive is not None else None
+    try:
+        async for chunk in response.stream:
+            if gone is not None and gone.done():
+                return  # the client went away: read no more of the object
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    finally:
+        if gone is not None:
+            gone.cancel()
+        await response.stream.aclose()  # type: ignore[attr-defined]
     await send({"type": "http.response.body", "body": b""})
+
+
+async def _disconnect(receive: Receive) -> None:
+    """Returns once the client has gone away (uvicorn's ``send`` silently drops what follows)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote, unquote
@@ -205,14 +205,24 @@ class DataPlane:
         response.length = length
         if request.method == "HEAD" or length == 0:
             return response
+        if length > INLINE_READ_LIMIT and inline is None:
+            response.stream = self._metered(bucket, self.objects.read(record, start, end))
+            return response
         self.meter.add(bucket.account_id, bucket.region, 0, length)
         if inline is not None:
             response.body = inline[start : end + 1] if length != len(inline) else inline
-        elif length <= INLINE_READ_LIMIT:
-            response.body = self.objects.read_small(record, start, end)
         else:
-            response.stream = self.objects.read(record, start, end)
+            response.body = self.objects.read_small(record, start, end)
         return response
+
+    async def _metered(self, bucket: Bucket, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """A download is charged for what is handed to the connection, chunk by chunk."""
+        try:
+            async for chunk in chunks:
+                self.meter.add(bucket.account_id, bucket.region, 0, len(chunk))
+                yield chunk
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
 
     def prefix_file_list(self, request: Request, bucket: Bucket) -> Response:
         query = request.query
