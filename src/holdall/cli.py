@@ -38,6 +38,31 @@ def _seconds(value: str) -> int:
     return int(value)
 
 
+def _positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < 86400:
+        raise argparse.ArgumentTypeError("expected a number of seconds between 0 and 86400")
+    return seconds
+
+
+def _count(value: str) -> int:
+    if not is_ascii_uint(value, 12):
+        raise argparse.ArgumentTypeError("expected a whole number")
+    return int(value)
+
+
+def _reserve(value: str) -> tuple[int | None, float | None]:
+    """``BYTES`` or ``PERCENT%`` of the volume."""
+    if value.endswith("%") and is_ascii_uint(value[:-1].replace(".", "", 1), 6) and float(value[:-1]) < 100:
+        return None, float(value[:-1])
+    if is_ascii_uint(value, 18):
+        return int(value), None
+    raise argparse.ArgumentTypeError("expected a number of bytes or a percentage such as 5%")
+
+
 def _inline_limit(value: str) -> int:
     if not is_ascii_uint(value) or int(value) > 1024 * 1024:
         raise argparse.ArgumentTypeError("expected a number of bytes up to 1048576")
@@ -105,6 +130,13 @@ def serve(args: argparse.Namespace) -> None:
         sweep_interval=args.sweep_interval,
         max_object_size=args.max_object_size,
         inline_limit=args.inline_limit,
+        min_free_bytes=args.min_free[0],
+        min_free_percent=args.min_free[1],
+        head_timeout=args.head_timeout,
+        keepalive_timeout=args.keepalive_timeout,
+        max_head_bytes=max(1024, args.max_head_bytes),
+        max_connections=args.max_connections,
+        max_uploads=max(1, args.max_uploads),
         clock_file=Path(args.clock_file).resolve() if args.clock_file else None,
         max_tokens=args.max_tokens,
         usage_flush_interval=args.usage_flush_interval,
@@ -375,6 +407,31 @@ def main(argv: list[str] | None = None) -> None:
         default=32 * 1024,
         help="objects up to this size (at most 1 MiB) live in the metadata store",
     )
+    run.add_argument(
+        "--min-free",
+        type=_reserve,
+        default=(None, None),
+        help="disk space writes leave free, BYTES or PERCENT%% of the volume (default: 5%%, at most 256 MiB)",
+    )
+    run.add_argument(
+        "--head-timeout", type=_positive_seconds, default=10.0, help="seconds a request head may take (default 10)"
+    )
+    run.add_argument(
+        "--keepalive-timeout",
+        type=_positive_seconds,
+        default=5.0,
+        help="seconds an idle kept-alive connection stays open (default 5)",
+    )
+    run.add_argument(
+        "--max-head-bytes", type=_count, default=16384, help="request line and headers, bytes (default 16384)"
+    )
+    run.add_argument(
+        "--max-connections",
+        type=_count,
+        default=0,
+        help="connections per worker (default: half the open-files limit)",
+    )
+    run.add_argument("--max-uploads", type=_count, default=256, help="uploads a worker streams at once (default 256)")
     run.add_argument("--graceful-timeout", type=int, default=30, help="seconds in-flight requests get on SIGTERM")
     run.add_argument("--clock-file", default=None, help="file holding seconds to add to the clock (for tests)")
     run.add_argument("--max-tokens", type=int, default=50, help="tokens an account may hold (default 50)")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GiB = 1024**3
+DEFAULT_RESERVE = 256 * 1024**2
 
 
 @dataclass(slots=True)
@@ -22,8 +23,18 @@ class Settings:
     sweep_interval: int = 60
     max_object_size: int = 5 * GiB
     inline_limit: int = 32 * 1024
-    min_free_bytes: int = 256 * 1024 * 1024
+    min_free_bytes: int | None = None
+    min_free_percent: float | None = None
+    """The disk space writes leave free: these bytes, or this share of the volume; by default
+    5 % of the volume, at most 256 MiB, so a small volume is not refused every write."""
     body_timeout: float = 60.0
+    head_timeout: float = 10.0
+    keepalive_timeout: float = 5.0
+    max_head_bytes: int = 16 * 1024
+    max_connections: int = 0
+    """Per worker; 0 derives it from the open-files limit."""
+    max_uploads: int = 256
+    """Request bodies a worker streams into blobs at once."""
     clock_file: Path | None = None
     max_tokens: int = 50
     usage_flush_interval: float = 1.0
@@ -44,6 +55,13 @@ class Settings:
     def system_buckets(self) -> tuple[str, str]:
         """The buckets the root account keeps for temporary and resource uploads (seeds 000, 003)."""
         return (self.temp_bucket, self.resource_bucket)
+
+    def free_space_reserve(self, volume_bytes: int) -> int:
+        if self.min_free_bytes is not None:
+            return self.min_free_bytes
+        if self.min_free_percent is not None:
+            return int(volume_bytes * self.min_free_percent / 100)
+        return min(DEFAULT_RESERVE, volume_bytes // 20)
 
     @property
     def meta_path(self) -> Path:

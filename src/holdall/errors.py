@@ -24,13 +24,17 @@
     ├── ChecksumMismatch         400, Content-MD5 does not match
     ├── QuotaExceeded            403, a bucket cap or the account's quota would be exceeded
     ├── RateLimited              429
-    └── ServiceUnavailable       503
+    ├── ServiceUnavailable       503
+    └── StorageFull              507, no space left, or only the free-space reserve
 
     ApiError                     management API: HTTP 200 with a 15000-range RetCode
 """
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar
 
 
@@ -189,6 +193,26 @@ class ServiceUnavailable(HoldallError):
     ret_code = -15004
     code = "ServiceUnavailable"
     default_message = "service unavailable, try again"
+
+
+class StorageFull(HoldallError):
+    """A volume holdall writes to has no space left, or only its reserve."""
+
+    status = 507
+    ret_code = -15004
+    code = "InsufficientStorage"
+    default_message = "not enough storage space"
+
+
+@contextmanager
+def no_space_is_storage_full(volume: str) -> Iterator[None]:
+    """ENOSPC and EDQUOT from the enclosed block become :class:`StorageFull`, naming the volume."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull(f"no space left on the volume of the {volume}") from None
+        raise
 
 
 API_MESSAGES: dict[int, str] = {

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from holdall.config import Settings
-from holdall.errors import ApiError, QuotaExceeded, RateLimited
+from holdall.errors import ApiError, QuotaExceeded, RateLimited, StorageFull
 from holdall.parsing import is_ascii_uint
 from holdall.server.action_params import undeclared
 from holdall.server.http import Response
@@ -62,6 +62,7 @@ class Envelope:
     auth_code: str
     render_error: Callable[[str, ControlError, str], Response]
     unknown_parameter_code: str = "InvalidParameter"
+    unavailable_code: str = "ServiceUnavailable"
 
 
 def _alibaba_error(action: str, error: ControlError, request_id: str) -> Response:
@@ -85,7 +86,10 @@ class ControlApi:
         self.temp = temp
         alibaba = Envelope("SignatureDoesNotMatch", _alibaba_error)
         tencent = Envelope(
-            "AuthFailure.SignatureFailure", lambda _, error, rid: _tencent_error(error, rid), "UnknownParameter"
+            "AuthFailure.SignatureFailure",
+            lambda _, error, rid: _tencent_error(error, rid),
+            "UnknownParameter",
+            "ResourceInsufficient",
         )
         volcengine = Envelope("InvalidAuthorization", self._volcengine_error)
         self.actions: dict[str, tuple[Callable[[str, dict[str, str], str], Awaitable[Response]], Envelope]] = {
@@ -117,6 +121,9 @@ class ControlApi:
             return envelope.render_error(action, ControlError("RequestLimitExceeded", error.message, 429), request_id)
         except QuotaExceeded as error:
             return envelope.render_error(action, ControlError("QuotaExceeded", error.message), request_id)
+        except StorageFull as error:
+            full = ControlError(envelope.unavailable_code, error.message, error.status)
+            return envelope.render_error(action, full, request_id)
         except Exception:
             log.exception("%s failed, request %s", action, request_id)
             failure = ControlError(INTERNAL_ERRORS[action], "The request has failed due to an unknown error.", 500)

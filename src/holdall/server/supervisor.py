@@ -22,17 +22,20 @@ import uvicorn
 
 from holdall.config import Settings
 from holdall.server.app import HoldallApp
-from holdall.server.transport import CoalescingHttpToolsProtocol
+from holdall.server.connections import ConnectionLimits, guarded_protocol
 
 PR_SET_PDEATHSIG = 1
 
 
-def uvicorn_config(settings: Settings, log_level: str, graceful_timeout: int) -> uvicorn.Config:
+def uvicorn_config(settings: Settings, log_level: str, graceful_timeout: int, file_limit: int) -> uvicorn.Config:
+    limits = ConnectionLimits(settings.head_timeout, settings.max_head_bytes, settings.max_connections)
     return uvicorn.Config(
         HoldallApp(settings),
         loop="uvloop",
-        http=CoalescingHttpToolsProtocol,
+        http=guarded_protocol(limits, file_limit),
+        ws="none",
         lifespan="on",
+        timeout_keep_alive=settings.keepalive_timeout,  # type: ignore[arg-type]
         access_log=False,
         log_level=log_level,
         timeout_graceful_shutdown=graceful_timeout,
@@ -80,9 +83,9 @@ def raise_file_limit() -> int:
 
 
 def serve(settings: Settings, log_level: str, graceful_timeout: int) -> None:
-    raise_file_limit()
+    file_limit = raise_file_limit()
     sock = bind(settings.host, settings.port)
-    config = uvicorn_config(settings, log_level, graceful_timeout)
+    config = uvicorn_config(settings, log_level, graceful_timeout, file_limit)
     if settings.workers <= 1:
         _run_worker(config, sock)
         return

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from holdall.auth import ufile
-from holdall.errors import ApiError
+from holdall.errors import ApiError, StorageFull
 from holdall.parsing import is_ascii_uint
 from holdall.server.action_params import undeclared
 from holdall.server.control_api import ControlApi
@@ -111,6 +111,10 @@ class ManagementApi:
             return api_response(action, await handler(account_id, params))
         except ApiError as error:
             return api_error_response(action, error)
+        except StorageFull as error:
+            response = api_error_response(action, ApiError(15004, error.message))
+            response.status = error.status
+            return response
 
     def authenticate(self, params: dict[str, str]) -> str:
         public_key, signature = params.get("PublicKey", ""), params.get("Signature", "")

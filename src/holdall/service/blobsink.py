@@ -4,9 +4,13 @@ A body of at most ``inline_limit`` bytes stays in memory and becomes an *inline*
 the metadata store's own transaction: for small objects a file, its ``fdatasync`` and the
 directory ``fsync`` cost far more than the bytes, while the metadata commit is group-committed
 anyway. A larger body goes to a blob file: once it passes one buffer's worth, writing and hashing
-move to a worker thread in 1 MiB steps, one step in flight while the next is received (hashlib
-and os.write release the GIL). A file blob becomes durable in :meth:`BlobSink.commit`, which runs
-``fdatasync``/rename/``fsync`` off the event loop.
+move to a worker thread in steps of :data:`STEP`, one step in flight while the next is received
+(hashlib and os.write release the GIL). A file blob becomes durable in :meth:`BlobSink.commit`,
+which runs ``fdatasync``/rename/``fsync`` off the event loop.
+
+Bounds: a stalled upload holds less than one step here plus uvicorn's 64 KiB read buffer; each
+step first checks that the blob volume keeps its free-space reserve; and a worker streams at
+most ``UploadSlots.limit`` bodies at once.
 """
 
 from __future__ import annotations
@@ -16,14 +20,47 @@ import base64
 import binascii
 import hashlib
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from holdall.errors import BadRequest, ChecksumMismatch, EntityTooLarge, ServiceUnavailable
+from holdall.errors import BadRequest, ChecksumMismatch, EntityTooLarge, ServiceUnavailable, StorageFull
 from holdall.etag import ETagHasher
 from holdall.store.blobs.base import BlobStore, BlobWriter, new_inline_id
 
-STEP = 1024 * 1024
+STEP = 192 * 1024
+
+
+class FreeSpace:
+    """The free-space reserve of the volume under ``path``, checked before every step of a write."""
+
+    def __init__(self, path: str, reserve: Callable[[int], int]) -> None:
+        self._path = path
+        self._reserve = reserve
+
+    def check(self, incoming: int) -> None:
+        usage = shutil.disk_usage(self._path)
+        reserve = self._reserve(usage.total)
+        if usage.free - incoming < reserve:
+            raise StorageFull(
+                f"not enough free space for the blob store: {usage.free} bytes free, "
+                f"{reserve} kept in reserve, {incoming} more to write"
+            )
+
+
+class UploadSlots:
+    """How many bodies one worker streams into blobs at once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.taken = 0
+
+    def take(self) -> None:
+        if self.taken >= self.limit:
+            raise ServiceUnavailable(f"this server already receives {self.limit} uploads; retry shortly")
+        self.taken += 1
+
+    def give_back(self) -> None:
+        self.taken -= 1
 
 
 def parse_content_md5(value: str) -> bytes | None:
@@ -52,10 +89,14 @@ class BlobSink:
         executor: ThreadPoolExecutor,
         *,
         max_size: int,
+        space: FreeSpace,
+        slots: UploadSlots,
         expected_md5: bytes | None = None,
         inline_limit: int = 0,
     ) -> None:
         self._blobs = blobs
+        self._space = space
+        self._slots = slots
         self._executor = executor
         self._max_size = max_size
         self._expected_md5 = expected_md5
@@ -81,11 +122,13 @@ class BlobSink:
             await asyncio.wrap_future(self._pending)
             self._pending = None
         if self._buffer:
+            self._space.check(len(self._buffer))
             data = bytes(self._buffer)
             self._buffer.clear()
             self._pending = self._executor.submit(self._absorb, data)
 
     async def consume(self, chunks: AsyncIterator[bytes]) -> None:
+        self._slots.take()
         try:
             async for chunk in chunks:
                 self.size += len(chunk)
@@ -103,6 +146,7 @@ class BlobSink:
                 if self._md5 is not None:
                     self._md5.update(self.inline_data)
             elif self._pending is None and len(self._buffer) < STEP:
+                self._space.check(len(self._buffer))
                 self._absorb(bytes(self._buffer))
                 self._buffer.clear()
             else:
@@ -111,6 +155,8 @@ class BlobSink:
         except BaseException:
             await self.abort()
             raise
+        finally:
+            self._slots.give_back()
 
     def check_md5(self) -> None:
         if self._md5 is not None and self._md5.digest() != self._expected_md5:
@@ -143,11 +189,3 @@ class BlobSink:
             self._pending = None
         if self._writer is not None:
             self._writer.abort()
-
-
-def check_free_space(path: str, reserve: int, incoming: int) -> None:
-    free = shutil.disk_usage(path).free
-    if free - incoming < reserve:
-        raise ServiceUnavailable(
-            f"not enough free disk space: {free} bytes free, {reserve} kept in reserve, {incoming} requested"
-        )

@@ -13,7 +13,7 @@ from holdall.config import Settings
 from holdall.errors import BadRequest, EntityTooLarge, EntityTooSmall, FileNotFound, PolicyEntityTooLarge
 from holdall.etag import EMPTY_ETAG, EMPTY_ETAG_ALT
 from holdall.parsing import is_header_safe
-from holdall.service.blobsink import BlobSink, check_free_space
+from holdall.service.blobsink import BlobSink, FreeSpace, UploadSlots
 from holdall.store.blobs.base import BlobStore, is_inline
 from holdall.store.meta.base import BlobRef, Bucket, MetaStore, ObjectRecord, prefix_upper_bound
 
@@ -37,6 +37,8 @@ class ObjectService:
         self.meta = meta
         self.blobs = blobs
         self.executor = executor
+        self.space = FreeSpace(str(settings.blob_dir), settings.free_space_reserve)
+        self.upload_slots = UploadSlots(settings.max_uploads)
 
     # ----------------------------------------------------------------- writes
 
@@ -44,11 +46,13 @@ class ObjectService:
         limit = self.settings.max_object_size if max_size is None else min(max_size, self.settings.max_object_size)
         if declared_size is not None and declared_size > limit:
             raise EntityTooLarge(f"the body has {declared_size} bytes; the limit is {limit}")
-        check_free_space(str(self.settings.blob_dir), self.settings.min_free_bytes, declared_size or 0)
+        self.space.check(declared_size or 0)
         return BlobSink(
             self.blobs,
             self.executor,
             max_size=limit,
+            space=self.space,
+            slots=self.upload_slots,
             expected_md5=expected_md5,
             inline_limit=self.settings.inline_limit,
         )

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from holdall.errors import no_space_is_storage_full
+
 _BLOB_ID = re.compile(r"^[0-9a-f]{32}$")
 WRITEBACK_STEP = 8 * 1024 * 1024
 _SYNC_FILE_RANGE_WRITE = 2
@@ -37,6 +39,7 @@ def _load_sync_file_range() -> Callable[[int, int, int], None] | None:
 
 
 _start_writeback = _load_sync_file_range()
+BLOBS = "blob store"
 _FANOUT = [f"{i:02x}" for i in range(256)]
 
 
@@ -57,15 +60,17 @@ class FileBlobWriter:
         self.size = 0
         self._flushed = 0
         self._tmp = store.tmp_dir / self.blob_id
-        self._fd: int | None = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        with no_space_is_storage_full(BLOBS):
+            self._fd: int | None = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
 
     def write(self, data: bytes | memoryview) -> None:
         assert self._fd is not None
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-            self.size += written
+        with no_space_is_storage_full(BLOBS):
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+                self.size += written
         if _start_writeback is not None and self.size - self._flushed >= WRITEBACK_STEP:
             # a large blob streams to disk while it arrives, so the final fdatasync has little left
             _start_writeback(self._fd, self._flushed, self.size - self._flushed)
@@ -73,14 +78,15 @@ class FileBlobWriter:
 
     def commit(self) -> None:
         assert self._fd is not None
-        try:
-            os.fdatasync(self._fd)
-        finally:
-            os.close(self._fd)
-            self._fd = None
-        final = self._store.path(self.blob_id)
-        os.rename(self._tmp, final)
-        _fsync_dir(final.parent)
+        with no_space_is_storage_full(BLOBS):
+            try:
+                os.fdatasync(self._fd)
+            finally:
+                os.close(self._fd)
+                self._fd = None
+            final = self._store.path(self.blob_id)
+            os.rename(self._tmp, final)
+            _fsync_dir(final.parent)
 
     def abort(self) -> None:
         if self._fd is not None:

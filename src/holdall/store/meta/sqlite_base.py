@@ -10,6 +10,7 @@ share the file: they queue on one file lock before SQLite's own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import queue
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from holdall.errors import StorageFull
 from holdall.store.meta.generation import Generation
 from holdall.store.meta.sqlite_schema import migrate
 
@@ -26,6 +28,13 @@ T = TypeVar("T")
 CACHE_LIMIT = 10000
 
 Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any] | None", "queue.Queue[Any] | None"]
+
+
+def _domain_error(error: BaseException) -> BaseException:
+    """SQLITE_FULL is the volume filling up, which callers know as :class:`StorageFull`."""
+    if isinstance(error, sqlite3.Error) and getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
+        return StorageFull("no space left on the volume of the metadata store")
+    return error
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -100,12 +109,13 @@ class SqliteBase:
                 except BaseException as exc:  # handed to the waiting caller
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
-                    outcomes.append((False, exc))
+                    outcomes.append((False, _domain_error(exc)))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            outcomes = [(False, exc)] * len(batch)
+                with contextlib.suppress(sqlite3.Error):  # a failed rollback must not end the writer
+                    conn.execute("ROLLBACK")
+            outcomes = [(False, _domain_error(exc))] * len(batch)
         for (ok, value), (_, future, reply) in zip(outcomes, batch, strict=True):
             if reply is not None:
                 reply.put((ok, value))
