@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from holdall import clock
 from holdall.config import Settings
-from holdall.errors import BadRequest, HoldallError
+from holdall.errors import BadRequest, HoldallError, StorageFull
 from holdall.server.authenticate import Authenticator
 from holdall.server.control_api import ControlApi
 from holdall.server.cors import Cors
@@ -120,6 +120,8 @@ class HoldallApp:
                 await task
         try:
             await self.parts.meter.flush()
+        except StorageFull as error:
+            log.error("the last usage flush failed: %s", error.message)
         except Exception:
             log.exception("the last usage flush failed")
         self.parts.executor.shutdown(wait=True)

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from holdall import clock
+from holdall.errors import StorageFull
 from holdall.service.quotas import QuotaBook, to_units
 from holdall.store.meta.base import (
     DAY,
@@ -56,6 +57,8 @@ class Meter:
             await asyncio.sleep(self.interval)
             try:
                 await self.flush()
+            except StorageFull as error:
+                log.error("usage flush failed, counts kept for the next one: %s", error.message)
             except Exception:
                 log.exception("usage flush failed; counts kept for the next one")
 
