@@ -65,12 +65,13 @@ def tos_url(server: Server, method: str, bucket: str, key: str, *, expires: int 
 
 
 def cos_url(server: Server, method: str, bucket: str, key: str, *, expires: int = 600,
-            keys: tuple[str, str] = ROOT, params: dict[str, str] | None = None) -> str:  # fmt: skip
+            keys: tuple[str, str] = ROOT, params: dict[str, str] | None = None,
+            sign_host: bool | None = None) -> str:  # fmt: skip
     config = CosConfig(
         Region="ap-guangzhou", SecretId=keys[0], SecretKey=keys[1], Endpoint=f"127.0.0.1:{server.port}", Scheme="http"
     )
     url: str = CosS3Client(config).get_presigned_url(
-        Method=method, Bucket=bucket, Key=key, Expired=expires, Params=params or {}
+        Method=method, Bucket=bucket, Key=key, Expired=expires, Params=params or {}, SignHost=sign_host
     )
     return url
 

@@ -4,13 +4,14 @@ buckets and token escapes are refused (issue 7, classes 1–3)."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from email.utils import formatdate
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
 
-from holdall.auth import ufile
+from holdall.auth import ufile, v4
 from holdall.client.presign import presign_url
 from tests.e2e.helpers import api, call
 from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server
@@ -18,6 +19,8 @@ from tests.e2e.test_presigned import cos_url, oss_url, s3_url, tos_url
 from tests.e2e.test_tokens import keys_of, make_token
 
 DIALECTS = ("ufile", "aws4", "aws2", "oss4", "oss1", "tos4", "cos")
+SIGNED_HEADER_PREFIX = {"aws2": "x-amz-", "oss1": "x-oss-", "oss4": "x-oss-"}
+"""Headers these dialects sign whether or not the URL's maker sent them: adding one is a mismatch."""
 
 
 def put_url(server: Server, dialect: str, bucket: str, key: str, method: str = "PUT") -> str:
@@ -42,8 +45,15 @@ def _connect(url: str) -> tuple[str, dict[str, str]]:
 
 
 def _refused(response: requests.Response, name: str) -> None:
+    """Refused for the input itself, or (where the dialect signs every query parameter) as a mismatch."""
     assert response.status_code == 403, (response.status_code, response.text)
     assert name in response.text or "SignatureDoesNotMatch" in response.text, response.text
+
+
+def _named(response: requests.Response, name: str) -> None:
+    """Refused, naming the unsigned input: no dialect here signs these headers, so it is never a mismatch."""
+    assert response.status_code == 403, (response.status_code, response.text)
+    assert name in response.text and "SignatureDoesNotMatch" not in response.text, response.text
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -52,7 +62,14 @@ def test_unsigned_copy_source_rename_and_abort_are_refused(server: Server, bucke
     assert call(server, "PUT", bucket, "index.html", data=b"home").ok
     target, plain = _connect(put_url(server, dialect, bucket, "pub/avatar.png"))
     copy = requests.put(target, headers={**plain, "X-Ufile-Copy-Source": f"/{bucket}/private.txt"})
-    _refused(copy, "x-ufile-copy-source")
+    _named(copy, "x-ufile-copy-source")
+    assert call(server, "HEAD", bucket, "pub/avatar.png").status_code == 404
+    for header in ("x-ufile-meta-owner", "x-amz-meta-owner", "x-oss-storage-class", "x-ufile-storage-class"):
+        added = requests.put(target, headers={**plain, header: "IA"}, data=b"x")
+        if header.startswith(SIGNED_HEADER_PREFIX.get(dialect, "-")):
+            assert added.status_code == 403 and "SignatureDoesNotMatch" in added.text, added.text
+        else:
+            _named(added, header)
     assert call(server, "HEAD", bucket, "pub/avatar.png").status_code == 404
     rename = requests.put(target + "&newFileName=index.html&force=true", headers=plain, data=b"x")
     _refused(rename, "newFileName")
@@ -80,7 +97,10 @@ def test_expired_signatures_moved_into_headers_are_refused(server: Server, bucke
     assert moved.status_code == 403 and "HTTP date" in moved.json()["ErrMsg"], moved.text
     oss_v1 = parse_qs(urlsplit(oss_url(server, "GET", bucket, "k.txt", v4=False)).query)
     moved = _ufile_header_call(server, bucket, "k.txt", oss_v1["Signature"][0], oss_v1["Expires"][0])
-    assert moved.status_code == 403, moved.text
+    assert moved.status_code == 403 and "HTTP date" in moved.json()["ErrMsg"], moved.text
+    aws_v2 = parse_qs(urlsplit(s3_url(server, "GET", bucket, "k.txt", version=None)).query)
+    moved = _ufile_header_call(server, bucket, "k.txt", aws_v2["Signature"][0], aws_v2["Expires"][0])
+    assert moved.status_code == 403 and "HTTP date" in moved.json()["ErrMsg"], moved.text
     stale = formatdate(time.time() - 1200, usegmt=True)
     text = ufile.string_to_sign("GET", bucket, "k.txt", date=stale)
     skewed = _ufile_header_call(server, bucket, "k.txt", ufile.sign(SECRET_KEY, text), stale)
@@ -102,10 +122,33 @@ def test_cross_bucket_replays_are_refused(server: Server, bucket: str) -> None:
     hosted = presign_url("GET", server.url, bucket, "k.txt", ACCESS_KEY, SECRET_KEY, dialect="cos", virtual_host=True)
     target, plain = _connect(hosted)
     assert requests.get(target, headers=plain).content == bucket.encode()
-    no_host = target.replace("q-header-list=host", "q-header-list=")
-    assert requests.get(no_host, headers={"Host": f"{other}.127.0.0.1:{server.port}"}).status_code == 403
-    aws = s3_url(server, "GET", bucket, "k.txt").replace("X-Amz-SignedHeaders=host", "X-Amz-SignedHeaders=")
-    assert requests.get(aws).status_code in (400, 403)
+    sdk_hostless = cos_url(server, "GET", bucket, "k.txt", sign_host=False)  # the SDK's SignHost=False
+    assert "q-header-list=&" in sdk_hostless or "q-header-list=" in sdk_hostless, sdk_hostless
+    hostless_target, _ = _connect(sdk_hostless)
+    for name in (bucket, other):
+        refused = requests.get(hostless_target, headers={"Host": f"{name}.127.0.0.1:{server.port}"})
+        assert refused.status_code == 403 and "must include host" in refused.text, refused.text
+    for name in (bucket, other):
+        refused = requests.get(_v4_url_without_host(server, name, "k.txt"), headers={"X-Probe": "1"})
+        assert refused.status_code == 400 and "must include host" in refused.text, refused.text
+
+
+def _v4_url_without_host(server: Server, bucket: str, key: str) -> str:
+    """A correctly signed V4 URL on a bucket host whose signature covers a header, but not host."""
+    now = time.time()
+    timestamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+    date = timestamp[:8]
+    query = {
+        "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+        "X-Amz-Credential": f"{ACCESS_KEY}/{date}/cn-bj/s3/aws4_request",
+        "X-Amz-Date": timestamp,
+        "X-Amz-Expires": "600",
+        "X-Amz-SignedHeaders": "x-probe",
+    }
+    parsed = v4.V4Query(v4.AWS4, ACCESS_KEY, date, "cn-bj", timestamp, now, 600, ("x-probe",), "", "")
+    canonical = v4.canonical_request(parsed, "GET", f"/{key}", query, {"x-probe": "1"}, ["x-probe"])
+    query["X-Amz-Signature"] = v4.signature(v4.AWS4, SECRET_KEY, date, "cn-bj", v4.string_to_sign(parsed, canonical))
+    return f"{server.bucket_url(bucket)}/{key}?{urlencode(query)}"
 
 
 def test_token_scope_follows_the_upload(server: Server, bucket: str) -> None:
