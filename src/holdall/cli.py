@@ -429,7 +429,7 @@ def main(argv: list[str] | None = None) -> None:
         "--max-connections",
         type=_count,
         default=0,
-        help="connections per worker (default: half the open-files limit)",
+        help="connections per worker (default: half of the open-files limit less 64)",
     )
     run.add_argument("--max-uploads", type=_count, default=256, help="uploads a worker streams at once (default 256)")
     run.add_argument("--graceful-timeout", type=int, default=30, help="seconds in-flight requests get on SIGTERM")

@@ -83,6 +83,21 @@ def test_slow_heads_and_idle_keepalives_are_cut_off(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_pipelined_requests_are_all_answered(tmp_path: Path) -> None:
+    server = Server(data=tmp_path / "data").start()
+    try:
+        request = b"GET /nobucket/k HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        with _connect(server) as sock:
+            sock.sendall(request * 3)
+            replies = b""
+            while replies.count(b"HTTP/1.1 404 ") < 3:
+                chunk = sock.recv(65536)
+                assert chunk, replies
+                replies += chunk
+    finally:
+        server.stop()
+
+
 def test_idle_connections_make_room_under_a_low_descriptor_limit(tmp_path: Path) -> None:
     server = Server(data=tmp_path / "data", file_limit=(256, 256)).start()
     try:

@@ -123,7 +123,7 @@ def test_cross_bucket_replays_are_refused(server: Server, bucket: str) -> None:
     target, plain = _connect(hosted)
     assert requests.get(target, headers=plain).content == bucket.encode()
     sdk_hostless = cos_url(server, "GET", bucket, "k.txt", sign_host=False)  # the SDK's SignHost=False
-    assert "q-header-list=&" in sdk_hostless or "q-header-list=" in sdk_hostless, sdk_hostless
+    assert "host" not in parse_qs(urlsplit(sdk_hostless).query).get("q-header-list", [""])[0], sdk_hostless
     hostless_target, _ = _connect(sdk_hostless)
     for name in (bucket, other):
         refused = requests.get(hostless_target, headers={"Host": f"{name}.127.0.0.1:{server.port}"})

@@ -71,14 +71,9 @@ class IdleConnections:
     def make_room(self, open_connections: int) -> bool:
         """Closes idle connections, oldest first, until ``open_connections`` fits under the cap."""
         while open_connections > self.cap and self._order:
-            oldest = next(iter(self._order))
-            del self._order[oldest]
-            oldest.drop()
+            next(iter(self._order)).drop()
             open_connections -= 1
         return open_connections <= self.cap
-
-    def __len__(self) -> int:
-        return len(self._order)
 
 
 class GuardedHttpProtocol(CoalescingHttpToolsProtocol):
@@ -89,7 +84,6 @@ class GuardedHttpProtocol(CoalescingHttpToolsProtocol):
     _in_head: bool
     _head_raw: int
     _head_seen: int
-    _dropped: bool
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -97,7 +91,6 @@ class GuardedHttpProtocol(CoalescingHttpToolsProtocol):
         self._in_head = False
         self._head_raw = 0
         self._head_seen = 0
-        self._dropped = False
         if not self.idle.make_room(len(self.connections)):
             self.transport.write(BUSY)
             self.drop()
@@ -111,7 +104,7 @@ class GuardedHttpProtocol(CoalescingHttpToolsProtocol):
         super().connection_lost(exc)
 
     def drop(self) -> None:
-        self._dropped = True
+        self.idle.discard(self)
         self._cancel_head_timer()
         self.transport.close()
 
@@ -127,11 +120,10 @@ class GuardedHttpProtocol(CoalescingHttpToolsProtocol):
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if not self.transport.is_closing():
-            self.idle.discard(self)
             self.drop()
 
     def data_received(self, data: bytes) -> None:
-        if self._dropped:
+        if self.transport.is_closing():
             return
         self._unset_keepalive_if_required()
         started_earlier = self._in_head
@@ -156,7 +148,6 @@ class GuardedHttpProtocol(CoalescingHttpToolsProtocol):
                 self._refuse_head()
 
     def _refuse_head(self) -> None:
-        self.idle.discard(self)
         if self.cycle is None or self.cycle.response_complete:
             self.transport.write(TOO_LARGE)
         self.drop()
@@ -186,8 +177,8 @@ class GuardedHttpProtocol(CoalescingHttpToolsProtocol):
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
+        super().on_response_complete()  # starts a pipelined request, if one is waiting
+        if not self.transport.is_closing() and self.cycle.response_complete:
             self.idle.add(self)
 
 

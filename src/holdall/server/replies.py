@@ -32,5 +32,5 @@ def api_response(action: str, payload: dict[str, Any] | None = None) -> Response
     return json_response({"RetCode": 0, "Action": f"{action}Response", **(payload or {})})
 
 
-def api_error_response(action: str, error: ApiError) -> Response:
-    return json_response({"RetCode": error.code, "Action": f"{action}Response", "Message": error.message})
+def api_error_response(action: str, error: ApiError, status: int = 200) -> Response:
+    return json_response({"RetCode": error.code, "Action": f"{action}Response", "Message": error.message}, status)

@@ -112,9 +112,7 @@ class ManagementApi:
         except ApiError as error:
             return api_error_response(action, error)
         except StorageFull as error:
-            response = api_error_response(action, ApiError(15004, error.message))
-            response.status = error.status
-            return response
+            return api_error_response(action, ApiError(15004, error.message), error.status)
 
     def authenticate(self, params: dict[str, str]) -> str:
         public_key, signature = params.get("PublicKey", ""), params.get("Signature", "")
