@@ -28,6 +28,32 @@
     └── StorageFull              507, no space left, or only the free-space reserve
 
     ApiError                     management API: HTTP 200 with a 15000-range RetCode
+
+Refusals are the control plane's domain errors: they say what is wrong in no dialect's words,
+and each reply envelope maps them to its own codes with one table::
+
+    Refusal
+    ├── ParameterRefusal         names the parameter
+    │   ├── MissingParameter
+    │   ├── InvalidParameter
+    │   │   └── OutOfRange
+    │   └── UnknownParameter
+    ├── UnknownAction
+    ├── UnsupportedVersion
+    ├── NotFound                 a resource the call names does not exist
+    ├── NotOwner                 it exists, but belongs to someone else
+    ├── AlreadyUsed              a name or URL that may be used once was used
+    └── AuthRefusal              who is calling could not be established
+        ├── MissingCredentials
+        ├── MalformedSignature   a header or parameter the scheme needs is missing or malformed
+        │   └── MalformedTimestamp
+        ├── UnsupportedSignatureMethod
+        ├── WrongSignature
+        ├── UnknownAccessKey
+        ├── DisabledAccount
+        ├── StaleTimestamp
+        ├── NonceReused
+        └── NotAccountKey        a token's or temporary key: only account keys may call
 """
 
 from __future__ import annotations
@@ -241,6 +267,105 @@ class ApiError(Exception):
 
     def __init__(self, code: int, detail: str = "") -> None:
         self.code = code
+        self.detail = detail
         base = API_MESSAGES.get(code, "操作失败，请稍后重试。")
         self.message = f"{base} ({detail})" if detail else base
         super().__init__(self.message)
+
+
+class Refusal(Exception):
+    """A domain error of the control plane: what is wrong, carrying no dialect's code."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ParameterRefusal(Refusal):
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class MissingParameter(ParameterRefusal):
+    def __init__(self, name: str, message: str = "") -> None:
+        super().__init__(name, message or f"The request is missing the parameter {name}.")
+
+
+class InvalidParameter(ParameterRefusal):
+    pass
+
+
+class OutOfRange(InvalidParameter):
+    pass
+
+
+class UnknownParameter(ParameterRefusal):
+    def __init__(self, name: str, action: str) -> None:
+        super().__init__(name, f"{action} takes no parameter `{name}`.")
+
+
+class UnknownAction(Refusal):
+    pass
+
+
+class UnsupportedVersion(Refusal):
+    pass
+
+
+class NotFound(Refusal):
+    pass
+
+
+class NotOwner(Refusal):
+    pass
+
+
+class AlreadyUsed(Refusal):
+    pass
+
+
+class AuthRefusal(Refusal):
+    pass
+
+
+class MissingCredentials(AuthRefusal):
+    pass
+
+
+class MalformedSignature(AuthRefusal):
+    pass
+
+
+class MalformedTimestamp(MalformedSignature):
+    pass
+
+
+class UnsupportedSignatureMethod(AuthRefusal):
+    pass
+
+
+class WrongSignature(AuthRefusal):
+    def __init__(self, message: str, string_to_sign: str = "") -> None:
+        super().__init__(message)
+        self.string_to_sign = string_to_sign
+
+
+class UnknownAccessKey(AuthRefusal):
+    pass
+
+
+class DisabledAccount(AuthRefusal):
+    pass
+
+
+class StaleTimestamp(AuthRefusal):
+    pass
+
+
+class NonceReused(AuthRefusal):
+    pass
+
+
+class NotAccountKey(AuthRefusal):
+    pass

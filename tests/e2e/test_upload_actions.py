@@ -85,7 +85,7 @@ def test_seed_000_temp_file_form_upload(server: Server) -> None:
 def test_seed_000_errors(server: Server) -> None:
     missing = action(server, "CreateTempFileUploadUrl")
     assert missing.status_code == 400 and missing.json()["Code"] == "MissingParameter"
-    assert missing.json()["Success"] is False and missing.json()["RequestId"]
+    assert set(missing.json()) == {"RequestId", "Code", "Message"} and missing.json()["RequestId"]
     bad = action(server, "CreateTempFileUploadUrl", FileName="../etc/passwd")
     assert bad.status_code == 400 and bad.json()["Code"] == "InvalidParameter"
 
@@ -146,7 +146,7 @@ def test_seed_003_errors(server: Server) -> None:
 
     assert error(Version="2022-01-01") == (400, "MissingParameter")
     assert error(FileName="a.wav") == (400, "MissingParameter")
-    assert error(Version="2020-01-01", FileName="a.wav") == (400, "InvalidParameter")
+    assert error(Version="2020-01-01", FileName="a.wav") == (404, "InvalidActionOrVersion")
     assert error(Version="2022-01-01", FileName="notes.txt") == (400, "InvalidParameter")
     assert error(Version="2022-01-01", FileName="a/b.wav") == (400, "InvalidParameter")
 

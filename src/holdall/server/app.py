@@ -12,14 +12,18 @@ from holdall import clock
 from holdall.config import Settings
 from holdall.errors import BadRequest, HoldallError, StorageFull
 from holdall.server.authenticate import Authenticator
-from holdall.server.control_api import ControlApi
+from holdall.server.control_api import VOLCENGINE_VERSION, ControlApi
+from holdall.server.control_auth import ControlAuthenticator
+from holdall.server.control_request import is_management_call
 from holdall.server.cors import Cors
 from holdall.server.dialects import detect, dialect_error
+from holdall.server.envelopes import envelopes
 from holdall.server.http import UFILE, Receive, Request, Response, Scope, Send, send_response
+from holdall.server.management import ManagementApi
 from holdall.server.replies import json_response, session_id
 from holdall.server.routing import route
 from holdall.server.ufile_accounting_api import AccountingApi
-from holdall.server.ufile_api import ManagementApi
+from holdall.server.ufile_api import BucketApi, ufile_specs
 from holdall.server.ufile_data import DataPlane
 from holdall.service.buckets import BucketService
 from holdall.service.lifecycle import Sweeper
@@ -58,13 +62,13 @@ def build(settings: Settings) -> Components:
     meter = Meter(meta, book, settings.usage_flush_interval)
     prices = PriceTable(settings.price_storage_volume, settings.price_download_traffic, settings.price_request_count)
     accounting = AccountingApi(meta, TokenService(settings, meta), book, prices, settings.region)
+    ufile_actions = {**BucketApi(meta, buckets, settings.region).actions(), **accounting.actions()}
+    specs = [*ufile_specs(ufile_actions), *ControlApi(TempAccess(settings, meta)).specs()]
     return Components(
         meta=meta,
         executor=executor,
         data=DataPlane(meta, objects, MultipartService(objects), Authenticator(meta), book, meter),
-        api=ManagementApi(
-            meta, buckets, settings.region, accounting.actions(), ControlApi(settings, TempAccess(settings, meta))
-        ),
+        api=ManagementApi(specs, ControlAuthenticator(meta), envelopes(settings.region, VOLCENGINE_VERSION)),
         sweeper=Sweeper(settings, meta, blobs, executor),
         meter=meter,
         cors=Cors(meta, settings.domain),
@@ -157,7 +161,7 @@ class HoldallApp:
         assert self.parts is not None
         target = route(request.header("host"), request.raw_path, self.settings.domain)
         if target is None:
-            if "Action" in request.query:
-                return await self.parts.api.handle(request, request.query)
+            if request.method in ("GET", "POST") and is_management_call(request):
+                return await self.parts.api.handle(request)
             raise BadRequest("name a bucket: use <bucket>.<domain> as the host or /<bucket>/<key> as the path")
         return await self.parts.data.handle(request, target)

@@ -1,4 +1,5 @@
-"""The UFile / Inspur management API: ``GET /?Action=<Name>&...&PublicKey=&Signature=`` (REFERENCE §2).
+"""The UFile / Inspur management actions on buckets: ``GET /?Action=<Name>&...&PublicKey=&Signature=``
+(REFERENCE §2), and the parameters every UFile action takes.
 
 Replies are HTTP 200 JSON with ``RetCode`` (0 = success), ``Action`` = ``<Name>Response`` and,
 on failure, ``Message``.
@@ -6,19 +7,14 @@ on failure, ``Message``.
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from holdall.auth import ufile
-from holdall.errors import ApiError, StorageFull
+from holdall.errors import ApiError
 from holdall.parsing import is_ascii_uint
-from holdall.server.action_params import undeclared
-from holdall.server.control_api import ControlApi
-from holdall.server.http import Request, Response
-from holdall.server.replies import api_error_response, api_response
+from holdall.server.actions import ActionSpec, Args, Runner, declared
 from holdall.service.buckets import BucketService, resolve_project
 from holdall.service.cors import CorsRuleError, dump_rules, parse_rules
 from holdall.store.meta.base import Bucket, MetaStore
@@ -26,6 +22,27 @@ from holdall.store.meta.base import Bucket, MetaStore
 Handler = Callable[[str, dict[str, str]], Awaitable[dict[str, Any]]]
 MAX_CAP = 2**62
 _REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+_TOKEN = ("TokenName", "AllowedOps.N", "AllowedPrefixes.N", "AllowedBuckets.N", "ExpireTime")
+_TOKEN_IPS = ("BlackIPList.N", "WhiteIPList.N")
+_PURCHASE = ("StorageVolume", "DownloadTraffic", "RequestCount")
+DECLARED: dict[str, tuple[str, ...]] = {
+    "CreateBucket": ("BucketName", "Type", "Domain.N"),
+    "DescribeBucket": ("BucketName", "Name", "Offset", "Limit"),
+    "UpdateBucket": ("BucketName", "Type"),
+    "UpdateBucketQuota": ("BucketName", "MaxBytes", "MaxObjects"),
+    "UpdateBucketCors": ("BucketName", "CORSRules"),
+    "DeleteBucket": ("BucketName",),
+    "CreateUFileToken": (*_TOKEN, *_TOKEN_IPS),
+    "UpdateUFileToken": ("TokenId", *_TOKEN, *_TOKEN_IPS),
+    "DeleteUFileToken": ("TokenId",),
+    "DescribeUFileToken": ("TokenId",),
+    "GetUFileQuota": ("QuotaType",),
+    "GetUFileQuotaInfo": ("QuotaType.N",),
+    "GetUFileQuotaPrice": _PURCHASE,
+    "BuyUFileQuota": _PURCHASE,
+    "GetUFileReport": ("StartTime", "EndTime"),
+}
+"""The parameters of each UFile action besides the common ones (Action, PublicKey, Signature, Region, ProjectId)."""
 
 
 def param_int(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -73,59 +90,33 @@ def param_list(params: dict[str, str], name: str) -> list[str] | None:
     return [value for _, value in sorted(numbered)]
 
 
-class ManagementApi:
-    def __init__(
-        self,
-        meta: MetaStore,
-        buckets: BucketService,
-        default_region: str,
-        more: dict[str, Handler],
-        control: ControlApi,
-    ) -> None:
+def ufile_specs(handlers: dict[str, Handler]) -> list[ActionSpec]:
+    """The table rows of UFile's own actions: text parameters, each handler parses its own."""
+
+    def adapt(handler: Handler) -> Runner:
+        async def run(account_id: str, args: Args) -> dict[str, Any]:
+            return await handler(account_id, {name: str(value) for name, value in args.items()})
+
+        return run
+
+    return [ActionSpec(name, "ufile", declared(*DECLARED[name]), adapt(handler)) for name, handler in handlers.items()]
+
+
+class BucketApi:
+    def __init__(self, meta: MetaStore, buckets: BucketService, default_region: str) -> None:
         self.meta = meta
-        self.control = control
         self.buckets = buckets
         self.default_region = default_region
-        self.actions: dict[str, Handler] = {
+
+    def actions(self) -> dict[str, Handler]:
+        return {
             "CreateBucket": self.create_bucket,
             "DescribeBucket": self.describe_bucket,
             "UpdateBucket": self.update_bucket,
             "UpdateBucketQuota": self.update_bucket_quota,
             "UpdateBucketCors": self.update_bucket_cors,
             "DeleteBucket": self.delete_bucket,
-            **more,
         }
-
-    async def handle(self, request: Request, params: dict[str, str]) -> Response:
-        action = params.get("Action", "")
-        if action in self.control.actions:
-            return await self.control.handle(action, params, self.authenticate)
-        try:
-            handler = self.actions.get(action)
-            if handler is None:
-                raise ApiError(15017, f"unknown Action {action!r}")
-            extra = undeclared(action, params)
-            if extra is not None:
-                raise ApiError(15017, f"{action} takes no parameter {extra!r}")
-            account_id = self.authenticate(params)
-            return api_response(action, await handler(account_id, params))
-        except ApiError as error:
-            return api_error_response(action, error)
-        except StorageFull as error:
-            return api_error_response(action, ApiError(15004, error.message), error.status)
-
-    def authenticate(self, params: dict[str, str]) -> str:
-        public_key, signature = params.get("PublicKey", ""), params.get("Signature", "")
-        if not public_key or not signature:
-            raise ApiError(15037, "the request needs PublicKey and Signature")
-        account = self.meta.account_by_public_key(public_key)
-        if account is None or account.disabled:
-            raise ApiError(15037, f"unknown or disabled PublicKey {public_key!r}")
-        signed = {name: value for name, value in params.items() if name != "Signature"}
-        expected = ufile.api_signature(signed, account.private_key)
-        if not hmac.compare_digest(expected.encode(), signature.lower().encode()):
-            raise ApiError(15037, "Signature does not match the parameters")
-        return account.id
 
     def _bucket_set(self, bucket: Bucket) -> dict[str, Any]:
         usage = self.meta.bucket_usage(bucket.name)

@@ -21,7 +21,7 @@ from holdall import clock
 from holdall.auth import v1, v4
 from holdall.auth.encoding import uri_encode
 from holdall.config import Settings
-from holdall.errors import ApiError
+from holdall.errors import AlreadyUsed, ApiError, InvalidParameter, NotFound, NotOwner
 from holdall.keys import ROOT_ACCOUNT, SIGNER_NAME
 from holdall.service.buckets import DEFAULT_PROJECT, new_bucket_id
 from holdall.service.formats import extension
@@ -30,22 +30,6 @@ from holdall.store.meta.base import Bucket, MetaStore, TempCredential, Token
 
 TEMP_PREFIX = "temp/"
 FOREVER = 4102444800  # 2100-01-01
-
-
-class NameRefused(ValueError):
-    """A file name that cannot be used: the message says why."""
-
-
-class AlreadyUploaded(ValueError):
-    pass
-
-
-class NoApplication(ValueError):
-    """CreateCosToken names an application that has no bucket."""
-
-
-class NotYourApplication(ValueError):
-    """CreateCosToken names an application whose bucket another account owns."""
 
 
 def new_temp_credential(
@@ -80,9 +64,9 @@ class TempUploadForm:
 
 def check_file_name(name: str) -> str:
     if name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
-        raise NameRefused("FileName is a file name, without '/' and not '.' or '..'")
+        raise InvalidParameter("FileName", "FileName is a file name, without '/' and not '.' or '..'.")
     if not 1 <= len(name.encode()) <= 255:
-        raise NameRefused("FileName has 1 to 255 bytes")
+        raise InvalidParameter("FileName", "FileName has 1 to 255 bytes.")
     return name
 
 
@@ -174,11 +158,11 @@ class TempAccess:
         check_file_name(file_name)
         formats = self.settings.resource_formats
         if extension(file_name) not in formats:
-            raise NameRefused(f"FileName must end in .{' or .'.join(formats)}")
+            raise InvalidParameter("FileName", f"FileName must end in .{' or .'.join(formats)}.")
         bucket = await self.system_bucket(self.settings.resource_bucket)
         key = f"{account_id}/{file_name}"
         if self.meta.object(bucket.name, key) is not None:
-            raise AlreadyUploaded(f"{file_name!r} has been uploaded already; pick a new name")
+            raise AlreadyUsed(f"{file_name!r} has been uploaded already; pick a new name.")
         live = self.meta.upload_url(account_id, file_name)
         if live is not None and live[1] > clock.now():
             return live[0]
@@ -217,12 +201,12 @@ class TempAccess:
         it may upload that key, or only read it."""
         bucket = self.meta.bucket(application)
         if bucket is None:
-            raise NoApplication(f"Application {application!r} has no bucket: create it first.")
+            raise NotFound(f"Application {application!r} has no bucket: create it first.")
         if bucket.account_id != account_id:
-            raise NotYourApplication(f"Application {application!r} is not yours.")
+            raise NotOwner(f"Application {application!r} is not yours.")
         key = "/".join(part for part in ("packages", version, package) if part)
         if len(key.encode()) > MAX_KEY_BYTES:
-            raise NameRefused("`PkgName` and `TimeVersion` make a key that is too long.")
+            raise InvalidParameter("PkgName", "`PkgName` and `TimeVersion` make a key that is too long.")
         credential = new_temp_credential(
             bucket,
             key,

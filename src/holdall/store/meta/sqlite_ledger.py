@@ -293,9 +293,19 @@ class SqliteLedger(SqliteBase):
 
         return await self._write(issue)
 
+    async def use_nonce(self, nonce: str, expire_time: int) -> bool:
+        """Records ``nonce`` until ``expire_time``; False when it is recorded already, by any worker."""
+
+        def use(conn: sqlite3.Connection) -> bool:
+            sql = "INSERT INTO nonces(nonce, expire_time) VALUES(?, ?) ON CONFLICT(nonce) DO NOTHING"
+            return bool(conn.execute(sql, (nonce, expire_time)).rowcount)
+
+        return await self._write(use)
+
     async def forget_temp_credentials(self, before: int) -> int:
         def forget(conn: sqlite3.Connection) -> int:
             conn.execute("DELETE FROM upload_urls WHERE expire_time < ?", (before,))
+            conn.execute("DELETE FROM nonces WHERE expire_time < ?", (before,))
             return conn.execute("DELETE FROM temp_credentials WHERE expire_time < ?", (before,)).rowcount
 
         return await self._write(forget)

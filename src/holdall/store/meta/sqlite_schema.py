@@ -78,6 +78,11 @@ CREATE TABLE upload_urls(
     """
 ALTER TABLE buckets ADD COLUMN cors TEXT NOT NULL DEFAULT '';
 """,
+    # 5: signature nonces of the clouds' management calls, remembered while their timestamp is fresh
+    """
+CREATE TABLE nonces(nonce TEXT PRIMARY KEY, expire_time INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX nonces_expiry ON nonces(expire_time);
+""",
 )
 
 

@@ -1,0 +1,256 @@
+"""The reply envelopes of the management API, one per cloud, each with one table of its error codes.
+
+Services raise domain errors (:class:`Refusal` and the :class:`HoldallError` kinds) that carry no
+cloud's code; an envelope finds the first row of its table the error is an instance of. Where each
+SDK looks for an error (REFERENCE §6):
+
+- Alibaba: HTTP 4xx/5xx with ``{RequestId, Code, Message}``; a 200 is a success whatever it says.
+- Tencent: HTTP 200 with ``Content-Type: application/json`` exactly and ``Response.Error``.
+- Volcengine: ``ResponseMetadata.Error {Code, CodeN, Message}`` with the cloud's HTTP status.
+- UFile: HTTP 200 with the seed's ``RetCode`` and message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from holdall.errors import (
+    AlreadyUsed,
+    ApiError,
+    AuthRefusal,
+    BucketNotFound,
+    DisabledAccount,
+    InvalidParameter,
+    MalformedSignature,
+    MalformedTimestamp,
+    MissingCredentials,
+    MissingParameter,
+    NonceReused,
+    NotAccountKey,
+    NotFound,
+    NotOwner,
+    OutOfRange,
+    ParameterRefusal,
+    QuotaExceeded,
+    RateLimited,
+    ServiceUnavailable,
+    StaleTimestamp,
+    StorageFull,
+    UnknownAccessKey,
+    UnknownAction,
+    UnknownParameter,
+    UnsupportedSignatureMethod,
+    UnsupportedVersion,
+    WrongSignature,
+)
+from holdall.server.http import Response
+from holdall.server.replies import json_response
+
+Payload = dict[str, Any]
+ALIBABA_SUCCESS = {"Success": True, "Code": "200", "Message": "successful"}
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    code: str
+    status: int = 400
+    number: int = 0
+    """Volcengine's CodeN; UFile's RetCode."""
+
+
+Table = tuple[tuple[type[Exception], Code], ...]
+
+
+class InternalFailure(Exception):
+    """What an envelope answers for an error nobody expected (logged with its traceback)."""
+
+    def __init__(self, session: str) -> None:
+        super().__init__(f"The request has failed due to an internal error; session {session}.")
+        self.message = str(self)
+
+
+def _message(error: Exception) -> str:
+    return str(getattr(error, "message", "") or error)
+
+
+def lookup(table: Table, error: Exception) -> Code:
+    for kind, code in table:
+        if isinstance(error, kind):
+            return code
+    raise LookupError(type(error).__name__)
+
+
+ALIBABA: Table = (
+    (MissingParameter, Code("MissingParameter")),
+    (UnknownParameter, Code("InvalidParameter")),
+    (InvalidParameter, Code("InvalidParameter")),
+    (UnknownAction, Code("InvalidAction.NotFound", 404)),
+    (UnsupportedVersion, Code("InvalidVersion")),
+    (MalformedTimestamp, Code("InvalidTimeStamp.Format")),
+    (MissingCredentials, Code("IncompleteSignature")),
+    (MalformedSignature, Code("IncompleteSignature")),
+    (UnsupportedSignatureMethod, Code("InvalidSignatureMethod")),
+    (WrongSignature, Code("SignatureDoesNotMatch")),
+    (UnknownAccessKey, Code("InvalidAccessKeyId.NotFound", 404)),
+    (DisabledAccount, Code("InvalidAccessKeyId.Inactive")),
+    (StaleTimestamp, Code("InvalidTimeStamp.Expired")),
+    (NonceReused, Code("SignatureNonceUsed")),
+    (NotAccountKey, Code("Forbidden.RAM", 403)),
+    (NotFound, Code("InvalidParameter", 404)),
+    (NotOwner, Code("Forbidden", 403)),
+    (AlreadyUsed, Code("InvalidParameter")),
+    (RateLimited, Code("Throttling.User")),
+    (QuotaExceeded, Code("QuotaExceeded", 403)),
+    (StorageFull, Code("ServiceUnavailable", 503)),
+    (ServiceUnavailable, Code("ServiceUnavailable", 503)),
+    (InternalFailure, Code("InternalError", 500)),
+)
+
+TENCENT: Table = (
+    (MissingParameter, Code("MissingParameter")),
+    (UnknownParameter, Code("UnknownParameter")),
+    (InvalidParameter, Code("InvalidParameterValue")),
+    (UnknownAction, Code("InvalidAction")),
+    (UnsupportedVersion, Code("NoSuchVersion")),
+    (MissingCredentials, Code("AuthFailure.InvalidAuthorization")),
+    (MalformedSignature, Code("AuthFailure.InvalidAuthorization")),
+    (UnsupportedSignatureMethod, Code("AuthFailure.InvalidAuthorization")),
+    (WrongSignature, Code("AuthFailure.SignatureFailure")),
+    (UnknownAccessKey, Code("AuthFailure.SecretIdNotFound")),
+    (DisabledAccount, Code("AuthFailure.UnauthorizedOperation")),
+    (StaleTimestamp, Code("AuthFailure.SignatureExpire")),
+    (NonceReused, Code("AuthFailure.SignatureExpire")),
+    (NotAccountKey, Code("AuthFailure.UnauthorizedOperation")),
+    (NotFound, Code("ResourceNotFound.MicroserviceOffline")),
+    (NotOwner, Code("UnauthorizedOperation.UnauthorizedOperation")),
+    (AlreadyUsed, Code("InvalidParameterValue")),
+    (RateLimited, Code("RequestLimitExceeded")),
+    (QuotaExceeded, Code("LimitExceeded")),
+    (StorageFull, Code("ResourceInsufficient")),
+    (ServiceUnavailable, Code("ServiceUnavailable")),
+    (InternalFailure, Code("InternalError.DefaultInternalError")),
+)
+
+VOLCENGINE: Table = (
+    (MissingParameter, Code("MissingParameter", 400, 100002)),
+    (InvalidParameter, Code("InvalidParameter")),
+    (UnknownParameter, Code("InvalidParameter")),
+    (UnknownAction, Code("InvalidActionOrVersion", 404, 100008)),
+    (UnsupportedVersion, Code("InvalidActionOrVersion", 404, 100008)),
+    (MissingCredentials, Code("MissingAuthenticationToken", 401, 100003)),
+    (MalformedTimestamp, Code("InvalidTimestamp", 400, 100006)),
+    (MalformedSignature, Code("InvalidAuthorization", 400, 100024)),
+    (UnsupportedSignatureMethod, Code("InvalidAuthorization", 400, 100024)),
+    (WrongSignature, Code("SignatureDoesNotMatch", 401, 100010)),
+    (UnknownAccessKey, Code("InvalidAccessKey", 401, 100009)),
+    (DisabledAccount, Code("AccessDenied", 403, 100013)),
+    (StaleTimestamp, Code("InvalidTimestamp", 400, 100006)),
+    (NonceReused, Code("InvalidTimestamp", 400, 100006)),
+    (NotAccountKey, Code("AccessDenied", 403, 100013)),
+    (NotFound, Code("InvalidParameter")),
+    (NotOwner, Code("AccessDenied", 403, 100013)),
+    (AlreadyUsed, Code("IdempotentParameterMismatch")),
+    (RateLimited, Code("FlowLimitExceeded", 429, 100018)),
+    (QuotaExceeded, Code("QuotaExceeded")),
+    (StorageFull, Code("ServiceUnavailable", 503)),
+    (ServiceUnavailable, Code("ServiceUnavailable", 503)),
+    (InternalFailure, Code("InternalError", 500, 100014)),
+)
+
+UFILE: Table = (
+    (MissingParameter, Code("", 200, 15002)),
+    (MissingCredentials, Code("", 200, 15037)),
+    (OutOfRange, Code("", 200, 15018)),
+    (ParameterRefusal, Code("", 200, 15017)),
+    (UnknownAction, Code("", 200, 15017)),
+    (UnsupportedVersion, Code("", 200, 15017)),
+    (AuthRefusal, Code("", 200, 15037)),
+    (BucketNotFound, Code("", 200, 15010)),
+    (NotFound, Code("", 200, 15010)),
+    (NotOwner, Code("", 200, 15037)),
+    (AlreadyUsed, Code("", 200, 15017)),
+    (QuotaExceeded, Code("", 200, 15011)),
+    (RateLimited, Code("", 200, 15005)),
+    (StorageFull, Code("", 507, 15004)),
+    (ServiceUnavailable, Code("", 503, 15004)),
+    (InternalFailure, Code("", 500, 15012)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    name: str
+    table: Table
+    wrap: Callable[[str, str, Payload], Payload]
+    """(action, request id, result) → the reply body of a success."""
+    render: Callable[[str, str, Code, str], Response]
+    """(action, request id, code, message) → the reply of a failure."""
+
+    def success(self, action: str, request_id: str, result: Payload) -> Response:
+        return json_response(self.wrap(action, request_id, result))
+
+    def error(self, action: str, request_id: str, error: Exception) -> Response:
+        if isinstance(error, ApiError):
+            return self.render(action, request_id, Code("", 200, error.code), error.detail)
+        return self.render(action, request_id, lookup(self.table, error), _message(error))
+
+
+def volcengine_metadata(action: str, version: str, request_id: str, region: str) -> Payload:
+    return {"RequestId": request_id, "Action": action, "Version": version, "Service": "vms", "Region": region}
+
+
+def _alibaba_error(action: str, request_id: str, code: Code, message: str) -> Response:
+    return json_response({"RequestId": request_id, "Code": code.code, "Message": message}, code.status)
+
+
+def _tencent_error(action: str, request_id: str, code: Code, message: str) -> Response:
+    return json_response({"Response": {"Error": {"Code": code.code, "Message": message}, "RequestId": request_id}})
+
+
+def _tencent_result(request_id: str, result: Payload) -> Payload:
+    """Tencent's ``Result`` objects carry the request id too, as CreateCosToken's does."""
+    inner = result.get("Result")
+    if isinstance(inner, dict):
+        result = {**result, "Result": {"RequestId": request_id, **inner}}
+    return {"RequestId": request_id, **result}
+
+
+def _ufile_error(action: str, request_id: str, code: Code, message: str) -> Response:
+    text = ApiError(code.number, message).message
+    return json_response({"RetCode": code.number, "Action": f"{action}Response", "Message": text}, code.status)
+
+
+def envelopes(region: str, volcengine_version: str) -> dict[str, Envelope]:
+    def volcengine_error(action: str, request_id: str, code: Code, message: str) -> Response:
+        metadata = volcengine_metadata(action, volcengine_version, request_id, region)
+        metadata["Error"] = {"Code": code.code, "CodeN": code.number, "Message": message}
+        return json_response({"ResponseMetadata": metadata}, code.status)
+
+    return {
+        "alibaba": Envelope(
+            "alibaba",
+            ALIBABA,
+            lambda action, rid, result: {"RequestId": rid, **ALIBABA_SUCCESS, **result},
+            _alibaba_error,
+        ),
+        "tencent": Envelope(
+            "tencent", TENCENT, lambda action, rid, result: {"Response": _tencent_result(rid, result)}, _tencent_error
+        ),
+        "volcengine": Envelope(
+            "volcengine",
+            VOLCENGINE,
+            lambda action, rid, result: {
+                "ResponseMetadata": volcengine_metadata(action, volcengine_version, rid, region),
+                "Result": result,
+            },
+            volcengine_error,
+        ),
+        "ufile": Envelope(
+            "ufile",
+            UFILE,
+            lambda action, rid, result: {"RetCode": 0, "Action": f"{action}Response", **result},
+            _ufile_error,
+        ),
+    }
