@@ -143,8 +143,11 @@ class HoldallApp:
             else:
                 response = await self.dispatch(request)
         except HoldallError as error:
-            dialect = request.dialect if request is not None else UFILE
-            response = dialect_error(error, dialect, scope.get("path", "/"))
+            if request is None and self.parts is not None and self._is_root(scope):
+                response = self.parts.api.early_error(scope, error)
+            else:
+                dialect = request.dialect if request is not None else UFILE
+                response = dialect_error(error, dialect, scope.get("path", "/"))
         except Exception:
             sid = session_id()
             log.exception("unexpected error, session %s", sid)
@@ -156,6 +159,14 @@ class HoldallApp:
             await send_response(send, response, head_only, receive)
         except OSError:
             pass  # the client hung up while the reply was going out
+
+    def _is_root(self, scope: Scope) -> bool:
+        """Whether a request that could not be read was addressed to the management API."""
+        host = next((value.decode("latin-1") for name, value in scope["headers"] if name.lower() == b"host"), "")
+        try:
+            return route(host, scope.get("raw_path") or b"/", self.settings.domain) is None
+        except HoldallError:
+            return False
 
     async def dispatch(self, request: Request) -> Response:
         assert self.parts is not None

@@ -239,7 +239,7 @@ class ControlAuthenticator:
         _need(headers, ("x-date",), "header")
         if "x-security-token" in headers:
             raise NotAccountKey("X-Security-Token was sent; only an account's own keys may call this.")
-        _signed_present(call, credential.signed_headers, ("host", "content-type", "x-content-sha256", "x-date"))
+        _signed_present(call, credential.signed_headers, ("host", "x-content-sha256", "x-date"))
         payload_hash = _sha256(call.body)
         if headers.get("x-content-sha256", payload_hash).lower() != payload_hash:
             raise WrongSignature("X-Content-Sha256 is not the SHA-256 of the body.")

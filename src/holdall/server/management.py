@@ -12,12 +12,21 @@ import logging
 import uuid
 from collections.abc import Iterable
 
-from holdall.errors import ApiError, HoldallError, MissingParameter, Refusal, UnknownAction, UnsupportedVersion
+from holdall.errors import (
+    ApiError,
+    HoldallError,
+    InvalidParameter,
+    MissingParameter,
+    Refusal,
+    UnknownAction,
+    UnsupportedVersion,
+)
 from holdall.server.actions import ActionSpec
 from holdall.server.control_auth import ControlAuthenticator
 from holdall.server.control_request import COMMON_PARAMS, Cloud, ControlCall, Scheme, cloud_of_headers, read_call
+from holdall.server.dialects import dialect_error
 from holdall.server.envelopes import Envelope, InternalFailure
-from holdall.server.http import Request, Response
+from holdall.server.http import UFILE, Request, Response, Scope
 
 log = logging.getLogger("holdall.management")
 PASSED_TO_UFILE_ACTIONS = frozenset(("Region", "ProjectId"))
@@ -35,10 +44,13 @@ class ManagementApi:
             return self.envelopes[spec.cloud]
         return self.envelopes[cloud.value]
 
-    def early_error(self, request: Request | None, headers: dict[str, str], error: HoldallError) -> Response:
-        """The reply to a request that could not even be read, in the dialect its headers suggest."""
-        envelope = self.envelopes[cloud_of_headers(headers, request.query if request else {}).value]
-        return envelope.error("", str(uuid.uuid4()), error)
+    def early_error(self, scope: Scope, error: HoldallError) -> Response:
+        """The reply to a call that could not even be read, in the envelope its headers suggest."""
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        cloud = cloud_of_headers(headers, {})
+        if cloud is Cloud.UFILE:
+            return dialect_error(error, UFILE)
+        return self.envelopes[cloud.value].error("", str(uuid.uuid4()), InvalidParameter("query", error.message))
 
     async def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
