@@ -27,8 +27,6 @@
     ├── ServiceUnavailable       503
     └── StorageFull              507, no space left, or only the free-space reserve
 
-    ApiError                     management API: HTTP 200 with a 15000-range RetCode
-
 Refusals are the control plane's domain errors: they say what is wrong in no dialect's words,
 and each reply envelope maps them to its own codes with one table::
 
@@ -43,6 +41,10 @@ and each reply envelope maps them to its own codes with one table::
     ├── NotFound                 a resource the call names does not exist
     ├── NotOwner                 it exists, but belongs to someone else
     ├── AlreadyUsed              a name or URL that may be used once was used
+    ├── NameTaken                a unique name is taken or reserved
+    ├── NotEmpty
+    ├── TooSoon
+    ├── LimitReached
     └── AuthRefusal              who is calling could not be established
         ├── MissingCredentials
         ├── MalformedSignature   a header or parameter the scheme needs is missing or malformed
@@ -241,38 +243,6 @@ def no_space_is_storage_full(volume: str) -> Iterator[None]:
         raise
 
 
-API_MESSAGES: dict[int, str] = {
-    15000: "存储空间域名全局唯一，请更换名称。",
-    15001: "空间名称不符合规范，请重新输入。",
-    15002: "缺少必选参数，请重新输入。",
-    15003: '"Type" 参数错误，请重新输入。',
-    15004: "服务目前不可用，我们正在努力恢复中，请稍后重试。",
-    15010: "请求空间不存在，请重新输入。",
-    15011: "您的配额不足，如需更大配额，请联系客户经理。",
-    15012: "内部错误，请联系技术支持或提交工单。",
-    15014: "新建空间 20 分钟之内不可删除，请稍后重试。",
-    15017: "参数不合法，请重新输入。",
-    15019: "账号余额不足。",
-    15018: "参数超出范围，请重新输入。",
-    15023: "空间不为空，不可删除。",
-    15037: "没有操作权限",
-    15038: "令牌数量达到上限",
-    15039: "存储空间不存在",
-    15040: "没有找到令牌",
-}
-
-
-class ApiError(Exception):
-    """A management API refusal: the seed's code and message, plus what exactly was wrong."""
-
-    def __init__(self, code: int, detail: str = "") -> None:
-        self.code = code
-        self.detail = detail
-        base = API_MESSAGES.get(code, "操作失败，请稍后重试。")
-        self.message = f"{base} ({detail})" if detail else base
-        super().__init__(self.message)
-
-
 class Refusal(Exception):
     """A domain error of the control plane: what is wrong, carrying no dialect's code."""
 
@@ -314,7 +284,26 @@ class UnsupportedVersion(Refusal):
 
 
 class NotFound(Refusal):
-    pass
+    def __init__(self, message: str, parameter: str = "") -> None:
+        super().__init__(message)
+        self.name = parameter
+        """The parameter that named what is missing, when one did."""
+
+
+class NameTaken(Refusal):
+    """A name that must be unique (a bucket's) is taken or reserved."""
+
+
+class NotEmpty(Refusal):
+    """A bucket that still holds objects or unfinished uploads cannot be deleted."""
+
+
+class TooSoon(Refusal):
+    """The rule allows this later (a new bucket cannot be deleted at once)."""
+
+
+class LimitReached(Refusal):
+    """An account holds as many of something (tokens) as it may."""
 
 
 class NotOwner(Refusal):

@@ -94,11 +94,18 @@ def cloud_of_headers(headers: Mapping[str, str], query: Mapping[str, Any]) -> Cl
     return CLOUD_OF[scheme_of(headers, query)]
 
 
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise ValueError("a name is given twice")
+    return document
+
+
 def _json_params(body: bytes) -> dict[str, Value]:
     try:
-        document = json.loads(body)
+        document = json.loads(body, object_pairs_hook=_unique_names)
     except (ValueError, RecursionError):
-        raise InvalidParameter("body", "The request body is not valid JSON.") from None
+        raise InvalidParameter("body", "The request body is not valid JSON, or names a parameter twice.") from None
     if not isinstance(document, dict):
         raise InvalidParameter("body", "The request body is a JSON object of parameters.")
     params: dict[str, Value] = {}

@@ -18,17 +18,19 @@ from typing import Any
 
 from holdall.errors import (
     AlreadyUsed,
-    ApiError,
     AuthRefusal,
     BucketNotFound,
     DisabledAccount,
     InvalidParameter,
+    LimitReached,
     MalformedSignature,
     MalformedTimestamp,
     MissingCredentials,
     MissingParameter,
+    NameTaken,
     NonceReused,
     NotAccountKey,
+    NotEmpty,
     NotFound,
     NotOwner,
     OutOfRange,
@@ -38,6 +40,7 @@ from holdall.errors import (
     ServiceUnavailable,
     StaleTimestamp,
     StorageFull,
+    TooSoon,
     UnknownAccessKey,
     UnknownAction,
     UnknownParameter,
@@ -49,6 +52,25 @@ from holdall.server.http import Response
 from holdall.server.replies import json_response
 
 Payload = dict[str, Any]
+UFILE_API_MESSAGES: dict[int, str] = {
+    15000: "存储空间域名全局唯一，请更换名称。",
+    15001: "空间名称不符合规范，请重新输入。",
+    15002: "缺少必选参数，请重新输入。",
+    15003: '"Type" 参数错误，请重新输入。',
+    15004: "服务目前不可用，我们正在努力恢复中，请稍后重试。",
+    15010: "请求空间不存在，请重新输入。",
+    15011: "您的配额不足，如需更大配额，请联系客户经理。",
+    15012: "内部错误，请联系技术支持或提交工单。",
+    15014: "新建空间 20 分钟之内不可删除，请稍后重试。",
+    15017: "参数不合法，请重新输入。",
+    15019: "账号余额不足。",
+    15018: "参数超出范围，请重新输入。",
+    15023: "空间不为空，不可删除。",
+    15037: "没有操作权限",
+    15038: "令牌数量达到上限",
+    15039: "存储空间不存在",
+    15040: "没有找到令牌",
+}
 ALIBABA_SUCCESS = {"Success": True, "Code": "200", "Message": "successful"}
 
 
@@ -76,6 +98,10 @@ def _message(error: Exception) -> str:
 
 
 def lookup(table: Table, error: Exception) -> Code:
+    if table is UFILE:
+        for (kind, parameter), number in UFILE_BY_PARAMETER.items():
+            if type(error) is kind and getattr(error, "name", "") == parameter:
+                return Code("", 200, number)
     for kind, code in table:
         if isinstance(error, kind):
             return code
@@ -171,12 +197,24 @@ UFILE: Table = (
     (NotFound, Code("", 200, 15010)),
     (NotOwner, Code("", 200, 15037)),
     (AlreadyUsed, Code("", 200, 15017)),
+    (NameTaken, Code("", 200, 15000)),
+    (NotEmpty, Code("", 200, 15023)),
+    (TooSoon, Code("", 200, 15014)),
+    (LimitReached, Code("", 200, 15038)),
     (QuotaExceeded, Code("", 200, 15011)),
     (RateLimited, Code("", 200, 15005)),
     (StorageFull, Code("", 507, 15004)),
     (ServiceUnavailable, Code("", 503, 15004)),
     (InternalFailure, Code("", 500, 15012)),
 )
+UFILE_BY_PARAMETER = {
+    (InvalidParameter, "BucketName"): 15001,
+    (InvalidParameter, "Type"): 15003,
+    (NotFound, "AllowedBuckets"): 15039,
+    (NotFound, "TokenId"): 15040,
+    (NotFound, "ProjectId"): 15017,
+}
+"""Where the seed gives a refusal about one parameter a code of its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,8 +230,6 @@ class Envelope:
         return json_response(self.wrap(action, request_id, result))
 
     def error(self, action: str, request_id: str, error: Exception) -> Response:
-        if isinstance(error, ApiError):
-            return self.render(action, request_id, Code("", 200, error.code), error.detail)
         return self.render(action, request_id, lookup(self.table, error), _message(error))
 
 
@@ -218,7 +254,7 @@ def _tencent_result(request_id: str, result: Payload) -> Payload:
 
 
 def _ufile_error(action: str, request_id: str, code: Code, message: str) -> Response:
-    text = ApiError(code.number, message).message
+    text = f"{UFILE_API_MESSAGES.get(code.number, '操作失败，请稍后重试。')} ({message})"
     return json_response({"RetCode": code.number, "Action": f"{action}Response", "Message": text}, code.status)
 
 

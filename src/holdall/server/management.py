@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterable
 
 from holdall.errors import (
-    ApiError,
     HoldallError,
     InvalidParameter,
     MissingParameter,
@@ -66,7 +65,7 @@ class ManagementApi:
             passed = PASSED_TO_UFILE_ACTIONS if spec.cloud == "ufile" else NO_COMMON
             args = spec.parse(call.params, COMMON_PARAMS[call.scheme], passed)
             return envelope.success(spec.name, request_id, await spec.run(account_id, args))
-        except (Refusal, HoldallError, ApiError) as error:
+        except (Refusal, HoldallError) as error:
             return envelope.error(action, request_id, error)
         except Exception:
             log.exception("%s failed, session %s", action or "a management call", request_id)

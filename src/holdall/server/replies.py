@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from holdall.errors import ApiError, HoldallError, RangeNotSatisfiable
+from holdall.errors import HoldallError, RangeNotSatisfiable
 from holdall.server.http import Response
 
 JSON = [(b"content-type", b"application/json")]
@@ -26,11 +26,3 @@ def error_response(error: HoldallError) -> Response:
     if isinstance(error, RangeNotSatisfiable):
         response.header("content-range", f"bytes */{error.size}")
     return response
-
-
-def api_response(action: str, payload: dict[str, Any] | None = None) -> Response:
-    return json_response({"RetCode": 0, "Action": f"{action}Response", **(payload or {})})
-
-
-def api_error_response(action: str, error: ApiError, status: int = 200) -> Response:
-    return json_response({"RetCode": error.code, "Action": f"{action}Response", "Message": error.message}, status)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from holdall.errors import ApiError
+from holdall.errors import InvalidParameter, MissingParameter, OutOfRange
 from holdall.server.ufile_api import Handler, param_int, param_list, region_param, required
 from holdall.service.quotas import PURCHASE_RULES, PriceTable, QuotaBook, to_raw
 from holdall.service.tokens import TokenChanges, TokenService
@@ -95,7 +95,7 @@ class AccountingApi:
 
     def _quota_type(self, value: str) -> str:
         if value not in QUOTA_TYPES:
-            raise ApiError(15017, f"QuotaType {value!r} is not one of {', '.join(QUOTA_TYPES)}")
+            raise InvalidParameter("QuotaType", f"QuotaType {value!r} is not one of {', '.join(QUOTA_TYPES)}")
         return value
 
     async def get_quota(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
@@ -109,7 +109,7 @@ class AccountingApi:
         region = region_param(params, None)
         types = [self._quota_type(value) for value in param_list(params, "QuotaType") or []]
         if not types:
-            raise ApiError(15002, "missing QuotaType.0")
+            raise MissingParameter("QuotaType.0", "missing QuotaType.0")
         left = self.book.left(account_id, region)
         values = [left[quota_type] for quota_type in types]
         owes = any(value is not None and value <= 0 for value in values)
@@ -126,7 +126,7 @@ class AccountingApi:
         for rule in PURCHASE_RULES:
             amount = param_int(params, rule.param, 0, 0, rule.high)
             if amount % rule.step:
-                raise ApiError(15017, f"{rule.param} must be a multiple of {rule.step}")
+                raise InvalidParameter(rule.param, f"{rule.param} must be a multiple of {rule.step}")
             amounts[rule.quota_type] = amount
         return amounts
 
@@ -139,7 +139,7 @@ class AccountingApi:
         region = region_param(params, self.default_region)
         amounts = self._purchase(params)
         if not any(amounts.values()):
-            raise ApiError(15002, "give StorageVolume, DownloadTraffic or RequestCount")
+            raise MissingParameter("StorageVolume", "give StorageVolume, DownloadTraffic or RequestCount")
         raw = {quota_type: to_raw(quota_type, amount) for quota_type, amount in amounts.items() if amount}
         await self.meta.add_quota(account_id, region, raw)
         return {"Price": _number(self.prices.price(amounts))}
@@ -151,11 +151,11 @@ class AccountingApi:
         start = param_int(params, "StartTime", -1, 0, MAX_TIME)
         end = param_int(params, "EndTime", -1, 0, MAX_TIME)
         if start < 0 or end < 0:
-            raise ApiError(15002, "missing StartTime or EndTime")
+            raise MissingParameter("StartTime", "missing StartTime or EndTime")
         if start >= end:
-            raise ApiError(15017, "StartTime must be earlier than EndTime")
+            raise InvalidParameter("StartTime", "StartTime must be earlier than EndTime")
         if end - start >= YEAR:
-            raise ApiError(15018, "StartTime and EndTime must lie less than a year apart")
+            raise OutOfRange("EndTime", "StartTime and EndTime must lie less than a year apart")
         return {
             "DataSet": [
                 {

@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from holdall.errors import ApiError
+from holdall.errors import InvalidParameter, MissingParameter, OutOfRange
 from holdall.parsing import is_ascii_uint
 from holdall.server.actions import ActionSpec, Args, Runner, declared
 from holdall.service.buckets import BucketService, resolve_project
@@ -50,17 +50,17 @@ def param_int(params: dict[str, str], name: str, default: int, low: int, high: i
     if raw == "":
         return default
     if not is_ascii_uint(raw.removeprefix("-")):
-        raise ApiError(15017, f"{name} must be an integer")
+        raise InvalidParameter(name, f"{name} must be an integer")
     value = int(raw)
     if not low <= value <= high:
-        raise ApiError(15018, f"{name} must be between {low} and {high}")
+        raise OutOfRange(name, f"{name} must be between {low} and {high}")
     return value
 
 
 def required(params: dict[str, str], name: str) -> str:
     value = params.get(name, "")
     if not value:
-        raise ApiError(15002, f"missing {name}")
+        raise MissingParameter(name, f"missing {name}")
     return value
 
 
@@ -69,10 +69,10 @@ def region_param(params: dict[str, str], default: str | None) -> str:
     value = params.get("Region", "")
     if not value:
         if default is None:
-            raise ApiError(15002, "missing Region")
+            raise MissingParameter("Region", "missing Region")
         return default
     if not _REGION.match(value):
-        raise ApiError(15017, f"Region {value!r}: lower-case letters, digits and hyphens, at most 32")
+        raise InvalidParameter("Region", f"Region {value!r}: lower-case letters, digits and hyphens, at most 32")
     return value
 
 
@@ -83,7 +83,7 @@ def param_list(params: dict[str, str], name: str) -> list[str] | None:
         base, dot, number = param.partition(".")
         if base == name and dot:
             if not is_ascii_uint(number, 6):
-                raise ApiError(15017, f"{param}: the part after the dot must be a number")
+                raise InvalidParameter(param, f"{param}: the part after the dot must be a number")
             numbered.append((int(number), value))
     if not numbered:
         return None
@@ -169,7 +169,7 @@ class BucketApi:
         """Hard caps on a bucket's bytes and object count (0: none), held inside every write's transaction."""
         bucket = self.buckets.owned(account_id, required(params, "BucketName"))
         if "MaxBytes" not in params and "MaxObjects" not in params:
-            raise ApiError(15002, "give MaxBytes, MaxObjects or both")
+            raise MissingParameter("MaxBytes", "give MaxBytes, MaxObjects or both")
         max_bytes = param_int(params, "MaxBytes", bucket.max_bytes, 0, MAX_CAP)
         max_objects = param_int(params, "MaxObjects", bucket.max_objects, 0, MAX_CAP)
         await self.meta.set_bucket_caps(bucket.name, max_bytes, max_objects)
@@ -179,11 +179,11 @@ class BucketApi:
         """Replaces a bucket's CORS rules with ``CORSRules``, a JSON list (``[]`` removes them)."""
         bucket = self.buckets.owned(account_id, required(params, "BucketName"))
         if "CORSRules" not in params:
-            raise ApiError(15002, "missing CORSRules")
+            raise MissingParameter("CORSRules", "missing CORSRules")
         try:
             rules = parse_rules(params["CORSRules"])
         except CorsRuleError as problem:
-            raise ApiError(15017, f"CORSRules: {problem}") from None
+            raise InvalidParameter("CORSRules", f"CORSRules: {problem}") from None
         await self.meta.set_bucket_cors(bucket.name, dump_rules(rules) if rules else "")
         return {"BucketName": bucket.name, "BucketId": bucket.id}
 

@@ -10,7 +10,7 @@ import string
 
 from holdall import clock
 from holdall.config import Settings
-from holdall.errors import ApiError
+from holdall.errors import InvalidParameter, NameTaken, NotFound, TooSoon
 from holdall.store.meta.base import Bucket, MetaStore
 
 BUCKET_TYPES = ("public", "private")
@@ -43,7 +43,7 @@ def resolve_project(meta: MetaStore, account_id: str, project_id: str | None) ->
         return DEFAULT_PROJECT
     project = meta.project(project_id)
     if project is None or project.account_id != account_id:
-        raise ApiError(15017, f"no project {project_id!r} in this account")
+        raise NotFound(f"no project {project_id!r} in this account", "ProjectId")
     return project.id
 
 
@@ -66,17 +66,17 @@ class BucketService:
     def owned(self, account_id: str, name: str) -> Bucket:
         bucket = self.meta.bucket(name)
         if bucket is None or bucket.account_id != account_id:
-            raise ApiError(15010, f"no bucket {name!r} in this account")
+            raise NotFound(f"no bucket {name!r} in this account", "BucketName")
         return bucket
 
     async def create(self, account_id: str, name: str, type_: str, region: str, project_id: str) -> Bucket:
         problem = bucket_name_problem(name)
         if problem:
-            raise ApiError(15001, problem)
+            raise InvalidParameter("BucketName", problem)
         if name in self.settings.system_buckets:
-            raise ApiError(15000, f"bucket name {name!r} is reserved for holdall's temporary uploads")
+            raise NameTaken(f"bucket name {name!r} is reserved for holdall's temporary uploads")
         if type_ not in BUCKET_TYPES:
-            raise ApiError(15003, "Type is public or private")
+            raise InvalidParameter("Type", "Type is public or private")
         now = int(clock.now())
         bucket = Bucket(name, new_bucket_id(), account_id, project_id, type_, region, now, now)
         await self.meta.create_bucket(bucket)
@@ -92,7 +92,7 @@ class BucketService:
     async def update(self, account_id: str, name: str, type_: str) -> Bucket:
         bucket = self.owned(account_id, name)
         if type_ not in BUCKET_TYPES:
-            raise ApiError(15003, "Type is public or private")
+            raise InvalidParameter("Type", "Type is public or private")
         updated = dataclasses.replace(bucket, type=type_, modified=int(clock.now()))
         await self.meta.update_bucket_type(name, type_, updated.modified)
         return updated
@@ -102,6 +102,6 @@ class BucketService:
         age = clock.now() - bucket.created
         if age < self.settings.bucket_delete_delay:
             wait = int(self.settings.bucket_delete_delay - age) + 1
-            raise ApiError(15014, f"bucket {name!r} was created {int(age)} s ago; try again in {wait} s")
+            raise TooSoon(f"bucket {name!r} was created {int(age)} s ago; try again in {wait} s")
         await self.meta.delete_bucket(name)
         return bucket

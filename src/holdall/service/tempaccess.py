@@ -21,7 +21,7 @@ from holdall import clock
 from holdall.auth import v1, v4
 from holdall.auth.encoding import uri_encode
 from holdall.config import Settings
-from holdall.errors import AlreadyUsed, ApiError, InvalidParameter, NotFound, NotOwner
+from holdall.errors import AlreadyUsed, InvalidParameter, NameTaken, NotFound, NotOwner
 from holdall.keys import ROOT_ACCOUNT, SIGNER_NAME
 from holdall.service.buckets import DEFAULT_PROJECT, new_bucket_id
 from holdall.service.formats import extension
@@ -87,7 +87,7 @@ class TempAccess:
         bucket = Bucket(name, new_bucket_id(), root.id, DEFAULT_PROJECT, "private", self.settings.region, now, now)
         try:
             await self.meta.create_bucket(bucket)
-        except ApiError:
+        except NameTaken:
             pass  # another worker made it a moment ago
         found = self.meta.bucket(name)
         if found is None or found.account_id != root.id:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from holdall import clock
 from holdall.auth.principal import TOKEN_OPS
 from holdall.config import Settings
-from holdall.errors import ApiError
+from holdall.errors import InvalidParameter, MissingParameter, NotFound, OutOfRange
 from holdall.keys import SIGNER_NAME
 from holdall.service.buckets import resolve_project
 from holdall.store.meta.base import MetaStore, Token
@@ -37,7 +37,7 @@ class TokenChanges:
 
 def _check_list(name: str, values: list[str]) -> None:
     if len(values) > MAX_ENTRIES:
-        raise ApiError(15018, f"{name} holds at most {MAX_ENTRIES} entries")
+        raise OutOfRange(name, f"{name} holds at most {MAX_ENTRIES} entries")
 
 
 def _check_ips(name: str, values: list[str]) -> None:
@@ -46,7 +46,7 @@ def _check_ips(name: str, values: list[str]) -> None:
         try:
             ipaddress.ip_network(value, strict=False)
         except ValueError:
-            raise ApiError(15017, f"{name}: {value!r} is not an IP address or network") from None
+            raise InvalidParameter(name, f"{name}: {value!r} is not an IP address or network") from None
 
 
 class TokenService:
@@ -56,25 +56,25 @@ class TokenService:
 
     def _validate(self, account_id: str, changes: TokenChanges) -> None:
         if changes.name is not None and not 1 <= len(changes.name) <= 128:
-            raise ApiError(15017, "TokenName has 1 to 128 characters")
+            raise InvalidParameter("TokenName", "TokenName has 1 to 128 characters")
         if changes.ops is not None:
             _check_list("AllowedOps", changes.ops)
             unknown = [op for op in changes.ops if op not in TOKEN_OPS]
             if unknown:
-                raise ApiError(15017, f"AllowedOps: {unknown[0]!r} is not one of {', '.join(TOKEN_OPS)}")
+                raise InvalidParameter("AllowedOps", f"AllowedOps: {unknown[0]!r} is not one of {', '.join(TOKEN_OPS)}")
         if changes.prefixes is not None:
             _check_list("AllowedPrefixes", changes.prefixes)
             for prefix in changes.prefixes:
                 if not prefix or len(prefix.encode()) > MAX_PREFIX_BYTES or "\0" in prefix:
-                    raise ApiError(15017, f"AllowedPrefixes: {prefix!r} is not a key prefix")
+                    raise InvalidParameter("AllowedPrefixes", f"AllowedPrefixes: {prefix!r} is not a key prefix")
         if changes.buckets is not None:
             _check_list("AllowedBuckets", changes.buckets)
             for name in changes.buckets:
                 bucket = self.meta.bucket(name) if name != "*" else None
                 if name != "*" and (bucket is None or bucket.account_id != account_id):
-                    raise ApiError(15039, f"AllowedBuckets: no bucket {name!r} in this account")
+                    raise NotFound(f"AllowedBuckets: no bucket {name!r} in this account", "AllowedBuckets")
         if changes.expire_time is not None and changes.expire_time <= clock.now():
-            raise ApiError(15018, "ExpireTime must lie in the future")
+            raise OutOfRange("ExpireTime", "ExpireTime must lie in the future")
         if changes.white_ips is not None:
             _check_ips("WhiteIPList", changes.white_ips)
         if changes.black_ips is not None:
@@ -83,10 +83,10 @@ class TokenService:
     async def create(self, account_id: str, project_id: str, changes: TokenChanges) -> Token:
         project = resolve_project(self.meta, account_id, project_id)
         if not changes.name:
-            raise ApiError(15002, "missing TokenName")
+            raise MissingParameter("TokenName", "missing TokenName")
         _refuse_reserved_name(changes)
         if not changes.ops:
-            raise ApiError(15002, "missing AllowedOps.0")
+            raise MissingParameter("AllowedOps.0", "missing AllowedOps.0")
         self._validate(account_id, changes)
         now = int(clock.now())
         token_id = str(uuid.uuid4())
@@ -113,7 +113,7 @@ class TokenService:
     def require(self, account_id: str, token_id: str) -> Token:
         found = [token for token in self.meta.tokens(account_id, token_id) if token.name != SIGNER_NAME]
         if not found:
-            raise ApiError(15040, f"no token {token_id!r} in this account")
+            raise NotFound(f"no token {token_id!r} in this account", "TokenId")
         return found[0]
 
     async def update(self, account_id: str, token_id: str, changes: TokenChanges) -> Token:
@@ -123,7 +123,7 @@ class TokenService:
         given = {name: value for name, value in dataclasses.asdict(changes).items() if value is not None}
         updated = dataclasses.replace(token, **given, modified=int(clock.now()))
         if not updated.ops:
-            raise ApiError(15017, "AllowedOps may not be empty")
+            raise InvalidParameter("AllowedOps", "AllowedOps may not be empty")
         await self.meta.replace_token(updated)
         return updated
 
@@ -140,4 +140,4 @@ class TokenService:
 
 def _refuse_reserved_name(changes: TokenChanges) -> None:
     if changes.name == SIGNER_NAME:
-        raise ApiError(15017, f"TokenName {SIGNER_NAME!r} is reserved for holdall's temporary forms")
+        raise InvalidParameter("TokenName", f"TokenName {SIGNER_NAME!r} is reserved for holdall's temporary forms")

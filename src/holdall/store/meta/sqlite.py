@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from holdall.errors import (
-    ApiError,
     BucketNotFound,
     Conflict,
     FileNotFound,
     HoldallError,
+    NameTaken,
+    NotEmpty,
     QuotaExceeded,
     RenameConflict,
     UploadNotFound,
@@ -268,7 +269,7 @@ class SqliteMetaStore(SqliteLedger):
                 ),
             )
         except sqlite3.IntegrityError:
-            raise ApiError(15000, f"bucket {bucket.name!r} already exists") from None
+            raise NameTaken(f"bucket {bucket.name!r} already exists") from None
 
     async def create_bucket(self, bucket: Bucket) -> None:
         await self._write_config(lambda conn: self._insert_bucket(conn, bucket))
@@ -308,9 +309,9 @@ class SqliteMetaStore(SqliteLedger):
     async def delete_bucket(self, name: str) -> None:
         def delete(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
-                raise ApiError(15023, f"bucket {name!r} still holds objects")
+                raise NotEmpty(f"bucket {name!r} still holds objects")
             if conn.execute("SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1", (name,)).fetchone():
-                raise ApiError(15023, f"bucket {name!r} has unfinished multipart uploads")
+                raise NotEmpty(f"bucket {name!r} has unfinished multipart uploads")
             conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
 
         await self._write_config(delete)

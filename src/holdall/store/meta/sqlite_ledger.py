@@ -12,7 +12,7 @@ import json
 import sqlite3
 from typing import Any
 
-from holdall.errors import ApiError, QuotaExceeded, RateLimited
+from holdall.errors import LimitReached, NotFound, QuotaExceeded, RateLimited
 from holdall.store.meta.base import (
     DOWNLOAD_TRAFFIC,
     REQUEST_COUNT,
@@ -189,7 +189,7 @@ class SqliteLedger(SqliteBase):
         def create(conn: sqlite3.Connection) -> None:
             (count,) = conn.execute("SELECT count(*) FROM tokens WHERE account_id = ?", (token.account_id,)).fetchone()
             if count >= limit:
-                raise ApiError(15038, f"an account may hold {limit} tokens")
+                raise LimitReached(f"an account may hold {limit} tokens")
             conn.execute(
                 f"INSERT INTO tokens({_TOKEN_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _token_row(token)
             )
@@ -212,7 +212,7 @@ class SqliteLedger(SqliteBase):
                 ),
             )
             if cursor.rowcount == 0:
-                raise ApiError(15040, f"no token {token.id!r}")
+                raise NotFound(f"no token {token.id!r}", "TokenId")
 
         await self._write_config(replace)
 
@@ -220,7 +220,7 @@ class SqliteLedger(SqliteBase):
         def delete(conn: sqlite3.Connection) -> None:
             cursor = conn.execute("DELETE FROM tokens WHERE id = ? AND account_id = ?", (token_id, account_id))
             if cursor.rowcount == 0:
-                raise ApiError(15040, f"no token {token_id!r}")
+                raise NotFound(f"no token {token_id!r}", "TokenId")
 
         await self._write_config(delete)
 
