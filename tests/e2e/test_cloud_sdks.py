@@ -38,7 +38,7 @@ from volcenginesdkcore.interceptor.interceptors import request as volc_request
 from volcenginesdkcore.rest import ApiException
 
 from holdall.auth import volcengine
-from tests.e2e.helpers import api, create_account
+from tests.e2e.helpers import api, create_account, holdall_cli
 from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server
 from tests.e2e.test_cos_token import application, cos_client, refused
 from tests.e2e.test_presigned import s3_url
@@ -398,3 +398,22 @@ def test_malformed_calls_get_the_clouds_code(
     else:
         error = document["ResponseMetadata"]["Error"]
         assert (reply.status_code, error["Code"], error["CodeN"]) == expected, document
+
+
+def test_a_disabled_accounts_keys_are_refused_by_every_sdk(server: Server, data_dir: Any) -> None:
+    name = _name("-off")
+    keys = create_account(data_dir, name)
+    assert temp_upload_url(alibaba(server, keys), "before.txt")["Success"] is True
+    holdall_cli(data_dir, "account", "disable", name)
+    assert alibaba_code(lambda: temp_upload_url(alibaba(server, keys), "after.txt")) == (
+        400,
+        "InvalidAccessKeyId.Inactive",
+    )
+    assert tencent_code(lambda: cos_token(tencent(server, keys), "any-app", "a.jar")) == (
+        "AuthFailure.UnauthorizedOperation"
+    )
+    assert volcengine_new_code(lambda: resource_url_new(volcengine_new(server, keys), _name(".mp3"))) == (
+        403,
+        "AccessDenied",
+        100013,
+    )
