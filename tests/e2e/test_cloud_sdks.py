@@ -38,6 +38,7 @@ from volcenginesdkcore.interceptor.interceptors import request as volc_request
 from volcenginesdkcore.rest import ApiException
 
 from holdall.auth import volcengine
+from holdall.client import sign_call
 from tests.e2e.helpers import api, create_account, holdall_cli
 from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server
 from tests.e2e.test_cos_token import application, cos_client, refused
@@ -417,3 +418,33 @@ def test_a_disabled_accounts_keys_are_refused_by_every_sdk(server: Server, data_
         "AccessDenied",
         100013,
     )
+
+
+SIGNED_CALLS = [
+    ("ufile", "CreateTempFileUploadUrl", {"FileName": "u.txt"}, "", ""),
+    ("acs3", "CreateTempFileUploadUrl", {"FileName": "a dir ü~*.txt"}, "2017-09-08", ""),
+    ("alibaba-rpc", "CreateTempFileUploadUrl", {"FileName": "a+b ü.txt"}, "2017-09-08", ""),
+    ("tc3", "CreateCosToken", {"PkgName": "t.jar", "OptType": 1}, "2021-07-01", "tem"),
+    ("tencent-legacy", "CreateCosToken", {"PkgName": "l.jar", "OptType": 2}, "2021-07-01", "tem"),
+    ("volcengine", "GetResourceUploadUrl", {"FileName": "v.mp3"}, "2022-01-01", "vms"),
+]
+
+
+@pytest.mark.parametrize(("scheme", "action", "params", "version", "service"), SIGNED_CALLS)
+def test_holdalls_own_signer_speaks_every_scheme(
+    server: Server, application: str, scheme: str, action: str, params: dict[str, Any], version: str, service: str
+) -> None:
+    if action == "CreateCosToken":
+        params = {"ApplicationId": application, **params}
+    if action == "GetResourceUploadUrl":
+        params = {"FileName": _name(".mp3")}
+    call = sign_call(scheme, server.url, ACCESS_KEY, SECRET_KEY, action, params, version=version, service=service)
+    reply = requests.request(call.method, call.url, headers=call.headers, data=call.body)
+    document = reply.json()
+    assert reply.status_code == 200, document
+    assert "Error" not in document.get("Response", {}) and "Error" not in document.get("ResponseMetadata", {})
+    assert document.get("Success") is True or "Result" in document or "Result" in document.get("Response", {})
+    if scheme in ("acs3", "alibaba-rpc", "tencent-legacy"):
+        again = requests.request(call.method, call.url, headers=call.headers, data=call.body)
+        code = again.json().get("Code") or again.json()["Response"]["Error"]["Code"]
+        assert code in ("SignatureNonceUsed", "AuthFailure.SignatureExpire")
