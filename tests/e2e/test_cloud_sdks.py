@@ -12,11 +12,12 @@ import ast
 import hashlib
 import json
 import random
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 import requests
@@ -369,7 +370,7 @@ MALFORMED = [
     ("alibaba", "", {**ACS3_HEADERS, "Content-Type": "application/json"}, b"x" * 70000, (400, "InvalidParameter")),
     ("tencent", "", {**TC3_HEADERS, "Authorization": "TC3-HMAC-SHA256 Credential=x"}, b"{}", "AuthFailure.InvalidAuthorization"),
     ("tencent", "", {**TC3_HEADERS, "Authorization": TC3_AUTH, "X-TC-Timestamp": "abc"}, b"{}", "AuthFailure.InvalidAuthorization"),
-    ("tencent", "", {**TC3_HEADERS, "Authorization": TC3_AUTH, "X-TC-Timestamp": "1"}, b"{}", "AuthFailure.InvalidAuthorization"),
+    ("tencent", "", {**TC3_HEADERS, "Authorization": TC3_AUTH, "X-TC-Timestamp": "1"}, b"{}", "AuthFailure.SignatureExpire"),
     ("tencent", "", {**TC3_HEADERS}, b"[1, 2", "InvalidParameterValue"),
     ("tencent", "", {**TC3_HEADERS}, b'{"OptType": {"a": 1}}', "InvalidParameterValue"),
     ("tencent", "", {**TC3_HEADERS, "X-TC-Action": "GetResourceUploadUrl"}, b"{}", "InvalidAction"),
@@ -448,3 +449,73 @@ def test_holdalls_own_signer_speaks_every_scheme(
         again = requests.request(call.method, call.url, headers=call.headers, data=call.body)
         code = again.json().get("Code") or again.json()["Response"]["Error"]["Code"]
         assert code in ("SignatureNonceUsed", "AuthFailure.SignatureExpire")
+
+
+# ----------------------------------------------------------------------------- re-cut signatures and unreadable calls
+
+
+def test_a_ufile_signed_call_cannot_fold_a_parameter_into_a_value(server: Server, bucket: str) -> None:
+    """Name+value concatenation: ``TokenName=t`` and ``WhiteIPList.0=ip`` sign like ``TokenName=tWhiteIPList.0ip``."""
+    name = _name("")
+    signed = sign_call(
+        "ufile", server.url, ACCESS_KEY, SECRET_KEY, "CreateUFileToken",
+        {"TokenName": name, "AllowedOps.0": "TOKEN_ALLOW_READ", "WhiteIPList.0": "10.9.9.9"},
+    )  # fmt: skip
+    query = dict(parse_qsl(urlsplit(signed.url).query))
+    del query["WhiteIPList.0"]
+    query["TokenName"] = f"{name}WhiteIPList.010.9.9.9"
+    reply = requests.get(server.url + "/", params=query).json()
+    assert reply["RetCode"] == 15017 and "WhiteIPList." in reply["Message"], reply
+    application = {"ApplicationId": bucket, "PkgName": "p.jar", "OptType": 1, "TimeVersion": "v1"}
+    signed = sign_call("ufile", server.url, ACCESS_KEY, SECRET_KEY, "CreateCosToken", application, version="2021-07-01")
+    query = dict(parse_qsl(urlsplit(signed.url).query))
+    query["TimeVersion"] = "v1Version" + query.pop("Version")
+    error = requests.get(server.url + "/", params=query).json()["Response"]["Error"]
+    assert error["Code"] == "InvalidParameterValue" and "Version" in error["Message"], error
+
+
+def test_a_tencent_legacy_value_cannot_swallow_the_next_parameter(server: Server, application: str) -> None:
+    call = sign_call(
+        "tencent-legacy", server.url, ACCESS_KEY, SECRET_KEY, "CreateCosToken",
+        {"ApplicationId": application, "PkgName": "e.jar", "OptType": 1}, version="2021-07-01", service="tem",
+    )  # fmt: skip
+    form = dict(parse_qsl(call.body.decode()))
+    form["PkgName"] += "&Region=" + form.pop("Region")  # the same legacy string to sign
+    reply = requests.post(call.url, data=form).json()["Response"]
+    assert reply["Error"]["Code"] == "InvalidParameterValue" and "&" in reply["Error"]["Message"], reply
+
+
+UNREADABLE = [
+    ("tencent", "", {"Content-Type": "application/x-www-form-urlencoded"}, b"SecretId=a&PkgName=%ff&Nonce=1"),
+    ("alibaba", "", {"Content-Type": "application/x-www-form-urlencoded"}, b"AccessKeyId=a&FileName=x&FileName=y"),
+    ("tencent", "?SecretId=a&PkgName=%ff", {}, b""),
+    ("alibaba", "", {**ACS3_HEADERS, "Content-Type": "application/json"}, b'{"FileName": "\\ud800"}'),
+    ("tencent", "", {**TC3_HEADERS, "Authorization": TC3_AUTH, "X-TC-Timestamp": "999999999999"}, b"{}"),
+    ("volcengine", VOLC_QUERY, {"Authorization": VOLC_AUTH, "Content-Type": "application/json"}, b'{"FileName": "\\udfff"}'),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("cloud", "query", "headers", "body"), UNREADABLE)
+def test_unreadable_calls_answer_in_the_signers_envelope(
+    server: Server, cloud: str, query: str, headers: dict[str, str], body: bytes
+) -> None:
+    reply = requests.post(server.url + "/" + query, data=body, headers=headers)
+    assert reply.headers["Content-Type"] == "application/json" and reply.status_code < 500, reply.text
+    document = reply.json()
+    if cloud == "alibaba":
+        assert reply.status_code == 400 and set(document) == {"RequestId", "Code", "Message"}, document
+    elif cloud == "tencent":
+        assert reply.status_code == 200 and "InternalError" not in document["Response"]["Error"]["Code"], document
+    else:
+        assert "InternalError" not in document["ResponseMetadata"]["Error"]["Code"], document
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(server: Server) -> None:
+    head = (
+        f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nx-acs-action: CreateTempFileUploadUrl\r\n"
+        "x-acs-version: 2017-09-08\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{}"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head)
+        reply = sock.recv(65536)
+    assert reply.startswith(b"HTTP/1.1 400") and b'"Code": "InvalidParameter"' in reply, reply

@@ -16,6 +16,8 @@ from volcengine.auth.SignerV4 import SignerV4
 
 from holdall.auth import alibaba, tencent, volcengine
 from holdall.errors import MalformedSignature, UnsupportedSignatureMethod
+from holdall.server import envelopes
+from holdall.server.http import BodyIncomplete
 
 SECRET = "secret/example+key"
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
@@ -113,3 +115,9 @@ def test_malformed_volcengine_authorization_is_refused(value: str) -> None:
 def test_malformed_tc3_authorization_is_refused(value: str) -> None:
     with pytest.raises(MalformedSignature):
         tencent.parse_tc3_authorization(value)
+
+
+def test_every_envelope_answers_any_error() -> None:
+    for table in (envelopes.ALIBABA, envelopes.TENCENT, envelopes.VOLCENGINE, envelopes.UFILE):
+        assert envelopes.lookup(table, BodyIncomplete()).status < 500
+        assert envelopes.lookup(table, KeyError("x")) == table[-1][1]

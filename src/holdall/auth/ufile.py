@@ -105,6 +105,21 @@ def api_signature(params: Mapping[str, str], private_key: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
+def absorbed_name(params: Mapping[str, str], names: Iterable[str]) -> str | None:
+    """A parameter name found inside the value of a parameter that sorts before it, or None.
+
+    The signature concatenates sorted names and values with no separator, so ``TokenName=tok`` and
+    ``WhiteIPList.0=10.0.0.1`` sign exactly as one ``TokenName=tokWhiteIPList.010.0.0.1``. A value
+    that holds a later name could be such a fold; refusing it leaves each signed string one split.
+    """
+    listed = sorted(names)
+    for param, value in params.items():
+        for name in listed:
+            if name > param and name in value:
+                return name
+    return None
+
+
 def presign_query(
     public_key: str,
     private_key: str,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from holdall import clock
@@ -90,6 +90,21 @@ def _signed_present(call: ControlCall, signed: tuple[str, ...], must: tuple[str,
         raise MalformedSignature(f"The signed header {repeated[0]} is sent more than once.")
 
 
+def _one_split(params: Mapping[str, str]) -> None:
+    """Tencent's legacy string to sign joins ``name=value`` with ``&`` unencoded and writes ``_`` as ``.``:
+    a ``&`` in a value, an ``=`` in a name, or two names alike but for ``_`` could be split two ways."""
+    seen: set[str] = set()
+    for name, value in params.items():
+        if name == "Signature":
+            continue
+        if "&" in name or "=" in name or "&" in value:
+            raise InvalidParameter(name, f"With this signature, {name} may hold neither '&' nor, in its name, '='.")
+        written = name.replace("_", ".")
+        if written in seen:
+            raise InvalidParameter(name, f"{name} signs like another parameter's name.")
+        seen.add(written)
+
+
 def _check_service(named: str, service: str) -> None:
     if named != service:
         raise MalformedSignature(f"The Credential names the service {named!r}; this action's is {service!r}.")
@@ -107,8 +122,16 @@ class ControlAuthenticator:
             Scheme.VOLCENGINE: self._volcengine,
         }
 
-    async def verify(self, call: ControlCall, service: str) -> str:
-        """The id of the account whose key signed ``call``; ``service`` is the one its scope must name."""
+    async def verify(self, call: ControlCall, service: str, names: Iterable[str] = ()) -> str:
+        """The id of the account whose key signed ``call``.
+
+        ``service`` is the one its credential scope must name, ``names`` the parameters its action
+        and scheme take (a list ``X.N`` as ``X.``), which a UFile-signed value may not hold.
+        """
+        if call.scheme is Scheme.UFILE:
+            folded = ufile.absorbed_name(_string_params(call), names)
+            if folded is not None:
+                raise InvalidParameter(folded, f"A value holds the parameter name {folded!r}; send it on its own.")
         return await self.verifiers[call.scheme](call, service)
 
     def _account(self, access_key: str) -> Account:
@@ -198,11 +221,11 @@ class ControlAuthenticator:
         if not is_ascii_uint(timestamp, 12):
             raise MalformedTimestamp(f"X-TC-Timestamp {timestamp!r} is not a number of seconds.")
         moment = int(timestamp)
+        _fresh(moment, TENCENT_SKEW, "X-TC-Timestamp")
         if credential.date != datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d"):
             raise MalformedSignature(f"The Credential's date {credential.date} is not the UTC day of X-TC-Timestamp.")
         _check_service(credential.service, service)
         account = self._account(credential.secret_id)
-        _fresh(moment, TENCENT_SKEW, "X-TC-Timestamp")
         canonical = tencent.tc3_canonical_request(
             call.method, "/", call.raw_query, headers, credential.signed_headers, _sha256(call.body)
         )
@@ -214,6 +237,7 @@ class ControlAuthenticator:
     async def _tencent_legacy(self, call: ControlCall, service: str) -> str:
         params = _string_params(call)
         _need(params, ("SecretId", "Signature", "Timestamp", "Nonce"), "parameter")
+        _one_split(params)
         if "Token" in params:
             raise NotAccountKey("A Token was sent; only an account's own keys may call this.")
         if not is_ascii_uint(params["Timestamp"], 12):

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
+from urllib.parse import unquote_plus
 
 from holdall.auth import alibaba, tencent
 from holdall.errors import EntityTooLarge, HoldallError, InvalidParameter, MissingParameter
@@ -90,6 +91,32 @@ def scheme_of(headers: Mapping[str, str], names: Mapping[str, Any]) -> Scheme:
     return Scheme.UFILE
 
 
+class UnreadableCall(InvalidParameter):
+    """A call whose body could not be read; ``cloud`` is who seems to have signed it."""
+
+    def __init__(self, message: str, cloud: Cloud) -> None:
+        super().__init__("body", message)
+        self.cloud = cloud
+
+
+def loose_names(raw: bytes) -> set[str]:
+    """The parameter names of a query or form that may not parse, as well as they can be read."""
+    return {unquote_plus(item.partition("=")[0], errors="replace") for item in raw.decode("latin-1").split("&")}
+
+
+def _body_names(body: bytes) -> set[str]:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return loose_names(body)
+    return {str(name) for name in document} if isinstance(document, dict) else set()
+
+
+def _unreadable(request: Request, body: bytes, message: str) -> UnreadableCall:
+    names = _body_names(body) | set(request.query)
+    return UnreadableCall(message, CLOUD_OF[scheme_of(request.headers, dict.fromkeys(names))])
+
+
 def cloud_of_headers(headers: Mapping[str, str], query: Mapping[str, Any]) -> Cloud:
     return CLOUD_OF[scheme_of(headers, query)]
 
@@ -99,6 +126,14 @@ def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(document) != len(pairs):
         raise ValueError("a name is given twice")
     return document
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_params(body: bytes) -> dict[str, Value]:
@@ -112,6 +147,8 @@ def _json_params(body: bytes) -> dict[str, Value]:
     for name, value in document.items():
         if value is None:
             continue
+        if not _encodable(name) or (isinstance(value, str) and not _encodable(value)):
+            raise InvalidParameter(name, "The request body holds a string that is not valid Unicode.")
         if not isinstance(value, str | int | float | bool):
             raise InvalidParameter(name, f"The parameter {name} is a string, a number or a boolean.")
         params[name] = value
@@ -136,12 +173,18 @@ async def read_call(request: Request) -> ControlCall:
     """The call ``request`` makes; raises a :class:`Refusal` when it is malformed."""
     body = b""
     if request.method == "POST":
+        if (request.content_length or 0) > MAX_BODY:
+            raise _unreadable(request, b"", f"A management call's body holds at most {MAX_BODY} bytes.")
         try:
             body = await request.read(MAX_BODY)
         except EntityTooLarge:
-            raise InvalidParameter("body", f"A management call's body holds at most {MAX_BODY} bytes.") from None
+            raise _unreadable(request, b"", f"A management call's body holds at most {MAX_BODY} bytes.") from None
     params: dict[str, Value] = dict(request.query)
-    for name, value in _body_params(request.header("content-type"), body).items():
+    try:
+        from_body = _body_params(request.header("content-type"), body)
+    except InvalidParameter as error:
+        raise _unreadable(request, body, error.message) from None
+    for name, value in from_body.items():
         if name in params:
             raise InvalidParameter(name, f"The parameter {name} is given twice.")
         params[name] = value

@@ -21,6 +21,7 @@ from holdall.errors import (
     AuthRefusal,
     BucketNotFound,
     DisabledAccount,
+    HoldallError,
     InvalidParameter,
     LimitReached,
     MalformedSignature,
@@ -83,6 +84,7 @@ class Code:
 
 
 Table = tuple[tuple[type[Exception], Code], ...]
+"""Rows in order, the first that matches wins; the last row (internal failure) catches the rest."""
 
 
 class InternalFailure(Exception):
@@ -105,7 +107,7 @@ def lookup(table: Table, error: Exception) -> Code:
     for kind, code in table:
         if isinstance(error, kind):
             return code
-    raise LookupError(type(error).__name__)
+    return table[-1][1]
 
 
 ALIBABA: Table = (
@@ -131,6 +133,7 @@ ALIBABA: Table = (
     (QuotaExceeded, Code("QuotaExceeded", 403)),
     (StorageFull, Code("ServiceUnavailable", 503)),
     (ServiceUnavailable, Code("ServiceUnavailable", 503)),
+    (HoldallError, Code("InvalidParameter")),
     (InternalFailure, Code("InternalError", 500)),
 )
 
@@ -156,6 +159,7 @@ TENCENT: Table = (
     (QuotaExceeded, Code("LimitExceeded")),
     (StorageFull, Code("ResourceInsufficient")),
     (ServiceUnavailable, Code("ServiceUnavailable")),
+    (HoldallError, Code("InvalidParameter")),
     (InternalFailure, Code("InternalError.DefaultInternalError")),
 )
 
@@ -182,6 +186,7 @@ VOLCENGINE: Table = (
     (QuotaExceeded, Code("QuotaExceeded")),
     (StorageFull, Code("ServiceUnavailable", 503)),
     (ServiceUnavailable, Code("ServiceUnavailable", 503)),
+    (HoldallError, Code("InvalidParameter")),
     (InternalFailure, Code("InternalError", 500, 100014)),
 )
 
@@ -205,6 +210,7 @@ UFILE: Table = (
     (RateLimited, Code("", 200, 15005)),
     (StorageFull, Code("", 507, 15004)),
     (ServiceUnavailable, Code("", 503, 15004)),
+    (HoldallError, Code("", 200, 15017)),
     (InternalFailure, Code("", 500, 15012)),
 )
 UFILE_BY_PARAMETER = {

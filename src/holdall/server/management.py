@@ -22,7 +22,16 @@ from holdall.errors import (
 )
 from holdall.server.actions import ActionSpec
 from holdall.server.control_auth import ControlAuthenticator
-from holdall.server.control_request import COMMON_PARAMS, Cloud, ControlCall, Scheme, cloud_of_headers, read_call
+from holdall.server.control_request import (
+    COMMON_PARAMS,
+    Cloud,
+    ControlCall,
+    Scheme,
+    UnreadableCall,
+    cloud_of_headers,
+    loose_names,
+    read_call,
+)
 from holdall.server.dialects import dialect_error
 from holdall.server.envelopes import Envelope, InternalFailure
 from holdall.server.http import UFILE, Request, Response, Scope
@@ -46,7 +55,7 @@ class ManagementApi:
     def early_error(self, scope: Scope, error: HoldallError) -> Response:
         """The reply to a call that could not even be read, in the envelope its headers suggest."""
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        cloud = cloud_of_headers(headers, {})
+        cloud = cloud_of_headers(headers, dict.fromkeys(loose_names(scope["query_string"])))
         if cloud is Cloud.UFILE:
             return dialect_error(error, UFILE)
         return self.envelopes[cloud.value].error("", str(uuid.uuid4()), InvalidParameter("query", error.message))
@@ -61,10 +70,14 @@ class ManagementApi:
             spec = self.table.get(call.action)
             envelope = self.envelope_for(call.cloud, spec)
             spec = self._spec(call, spec)
-            account_id = await self.auth.verify(call, spec.service)
+            names = {param.name[:-1] if param.is_list else param.name for param in spec.params}
+            names |= COMMON_PARAMS[call.scheme]
+            account_id = await self.auth.verify(call, spec.service, names - {"Signature"})
             passed = PASSED_TO_UFILE_ACTIONS if spec.cloud == "ufile" else NO_COMMON
             args = spec.parse(call.params, COMMON_PARAMS[call.scheme], passed)
             return envelope.success(spec.name, request_id, await spec.run(account_id, args))
+        except UnreadableCall as error:
+            return self.envelopes[error.cloud.value].error(action, request_id, error)
         except (Refusal, HoldallError) as error:
             return envelope.error(action, request_id, error)
         except Exception:
