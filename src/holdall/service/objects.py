@@ -20,6 +20,8 @@ from holdall.store.meta.base import BlobRef, Bucket, MetaStore, ObjectRecord, pr
 READ_STEP = 1024 * 1024
 INLINE_READ_LIMIT = 256 * 1024
 MAX_LIST = 1000
+FIRST_FETCH = 8
+"""Rows a delimited listing reads at first, and again after each common prefix it skips."""
 MAX_KEY_BYTES = 1024
 
 
@@ -222,10 +224,13 @@ class ObjectService:
             if bound is None:
                 return Listing([], [], "", False)
             at_least = bound
+        fetch = FIRST_FETCH
         while len(objects) + len(prefixes) < limit:
-            rows = self.meta.objects(bucket, prefix, after, min(MAX_LIST, limit + 1), at_least)
+            wanted = limit - len(objects) - len(prefixes) + 1
+            rows = self.meta.objects(bucket, prefix, after, min(fetch, wanted), at_least)
             if not rows:
                 return Listing(objects, prefixes, "", False)
+            fetch = min(fetch * 2, MAX_LIST + 1)  # a run of plain keys reads ever larger pages
             for row in rows:
                 if len(objects) + len(prefixes) >= limit:
                     return Listing(objects, prefixes, last, True)
@@ -241,6 +246,7 @@ class ObjectService:
                 if bound is None:
                     return Listing(objects, prefixes, "", False)
                 at_least = bound
+                fetch = FIRST_FETCH  # past a common prefix: its next rows are likely skipped as well
                 break
         more = bool(self.meta.objects(bucket, prefix, after, 1, at_least))
         return Listing(objects, prefixes, last if more else "", more)

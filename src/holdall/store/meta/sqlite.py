@@ -347,8 +347,14 @@ class SqliteMetaStore(SqliteLedger):
         return found
 
     def objects(self, bucket: str, prefix: str, after: str, limit: int, at_least: str = "") -> list[ObjectRecord]:
-        sql = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key > ? AND key >= ?"
-        args: list[Any] = [bucket, after, max(prefix, at_least)]
+        low = max(prefix, at_least)
+        # one lower bound, so that SQLite seeks to it (given two, it may range over the looser one)
+        if after >= low:
+            sql = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key > ?"
+            args: list[Any] = [bucket, after]
+        else:
+            sql = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key >= ?"
+            args = [bucket, low]
         upper = prefix_upper_bound(prefix)
         if upper is not None:
             sql += " AND key < ?"
