@@ -64,7 +64,7 @@ class Sweeper:
         while True:
             rows = self.meta.objects(bucket, TEMP_PREFIX, after, BATCH)
             for row in rows:
-                if row.modified < before and await self.meta.delete_object(bucket, row.key):
+                if row.modified < before and await self.meta.delete_object(bucket, row.key, now=clock.now()):
                     count += 1
             if len(rows) < BATCH:
                 return count
@@ -75,7 +75,7 @@ class Sweeper:
         count = 0
         for upload_id in self.meta.uploads_created_before(before, BATCH):
             try:
-                await self.meta.abort_upload(upload_id)
+                await self.meta.abort_upload(upload_id, now=clock.now())
                 count += 1
             except UploadNotFound:
                 pass

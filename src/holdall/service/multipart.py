@@ -61,7 +61,7 @@ class MultipartService:
             # The SDK initiates with text/plain whatever the file is, and sends the file's type
             # with every part: the object takes the type of part 0.
             inline = {blob_id: sink.inline_data} if sink.inline_data else None
-            await self.meta.put_part(part, mime if number == 0 and mime else None, inline=inline)
+            await self.meta.put_part(part, mime if number == 0 and mime else None, now=clock.now(), inline=inline)
         except BaseException:
             self.objects.forget(blob_id)
             raise
@@ -99,10 +99,10 @@ class MultipartService:
                 manifest=[part.blob for part in parts],
             )
 
-        return await self.meta.finish_upload(upload.id, new_key, build, if_absent=if_absent)
+        return await self.meta.finish_upload(upload.id, new_key, build, now=clock.now(), if_absent=if_absent)
 
     async def abort(self, upload: Upload) -> None:
-        await self.meta.abort_upload(upload.id)
+        await self.meta.abort_upload(upload.id, now=clock.now())
 
     def parts(self, upload: Upload, after: int, limit: int) -> list[Part]:
         return self.meta.parts(upload.id, after, limit)

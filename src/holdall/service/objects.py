@@ -103,7 +103,7 @@ class ObjectService:
         )
         inline = {blob_id: sink.inline_data} if sink.inline_data else None
         try:
-            await self.meta.put_object(record, bucket_id=bucket.id, if_absent=if_absent, inline=inline)
+            await self.meta.put_object(record, bucket_id=bucket.id, now=clock.now(), if_absent=if_absent, inline=inline)
         except BaseException:
             self.forget(blob_id)
             raise
@@ -122,7 +122,7 @@ class ObjectService:
         record = dataclasses.replace(
             source, bucket=bucket.name, key=key, created=now, modified=now, storage_class=storage_class
         )
-        await self.meta.put_object(record, bucket_id=bucket.id, if_absent=if_absent)
+        await self.meta.put_object(record, bucket_id=bucket.id, now=clock.now(), if_absent=if_absent)
         return record
 
     async def copy(
@@ -142,7 +142,7 @@ class ObjectService:
         return await self._link(found, bucket, key, "STANDARD", if_absent)
 
     async def delete(self, bucket: str, key: str) -> None:
-        if not await self.meta.delete_object(bucket, key):
+        if not await self.meta.delete_object(bucket, key, now=clock.now()):
             raise FileNotFound(f"file not exist: {key!r}")
 
     async def rename(self, bucket: str, key: str, new_key: str, force: bool) -> None:

@@ -7,7 +7,6 @@ as the objects themselves, so that a bucket's caps hold however many writers rac
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +80,7 @@ def _retain(conn: sqlite3.Connection, refs: list[BlobRef]) -> None:
     )
 
 
-def _release(conn: sqlite3.Connection, refs: list[BlobRef]) -> None:
-    now = time.time()
+def _release(conn: sqlite3.Connection, refs: list[BlobRef], now: float) -> None:
     conn.executemany(
         "UPDATE blobs SET refs = refs - 1, released = CASE WHEN refs - 1 <= 0 THEN ? ELSE NULL END WHERE id = ?",
         [(now, ref.blob_id) for ref in refs],
@@ -126,7 +124,7 @@ def _adjust_bucket(conn: sqlite3.Connection, bucket: str, added_bytes: int, adde
         raise QuotaExceeded(f"bucket {bucket!r} is capped at {max_objects} objects and holds {count - added_objects}")
 
 
-def _store_object(conn: sqlite3.Connection, record: ObjectRecord, bucket_id: str | None = None) -> None:
+def _store_object(conn: sqlite3.Connection, record: ObjectRecord, now: float, bucket_id: str | None = None) -> None:
     """Writes ``record`` over whatever the key held, releasing the old object's blobs."""
     _require_bucket(conn, record.bucket, bucket_id)
     old = _current(conn, record.bucket, record.key)
@@ -151,7 +149,7 @@ def _store_object(conn: sqlite3.Connection, record: ObjectRecord, bucket_id: str
         ),
     )
     if old is not None:
-        _release(conn, old.manifest)
+        _release(conn, old.manifest, now)
 
 
 class SqliteMetaStore(SqliteLedger):
@@ -378,6 +376,7 @@ class SqliteMetaStore(SqliteLedger):
         record: ObjectRecord,
         *,
         bucket_id: str,
+        now: float,
         if_absent: bool = False,
         inline: dict[str, bytes] | None = None,
     ) -> None:
@@ -386,18 +385,18 @@ class SqliteMetaStore(SqliteLedger):
                 raise Conflict(f"key {record.key!r} already exists")
             _insert_inline(conn, inline)
             _retain(conn, record.manifest)
-            _store_object(conn, record, bucket_id)
+            _store_object(conn, record, now, bucket_id)
 
         await self._write(put)
 
-    async def delete_object(self, bucket: str, key: str) -> bool:
+    async def delete_object(self, bucket: str, key: str, *, now: float) -> bool:
         def delete(conn: sqlite3.Connection) -> bool:
             old = _current(conn, bucket, key)
             if old is None:
                 return False
             conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
             _adjust_bucket(conn, bucket, -old.size, -1)
-            _release(conn, old.manifest)
+            _release(conn, old.manifest, now)
             return True
 
         return await self._write(delete)
@@ -415,7 +414,7 @@ class SqliteMetaStore(SqliteLedger):
             _adjust_bucket(conn, bucket, -source.size, -1)
             source.key = new_key
             source.modified = now
-            _store_object(conn, source)
+            _store_object(conn, source, now)
 
         await self._write(rename)
 
@@ -461,7 +460,9 @@ class SqliteMetaStore(SqliteLedger):
 
         await self._write(create)
 
-    async def put_part(self, part: Part, mime: str | None = None, *, inline: dict[str, bytes] | None = None) -> None:
+    async def put_part(
+        self, part: Part, mime: str | None = None, *, now: float, inline: dict[str, bytes] | None = None
+    ) -> None:
         def put(conn: sqlite3.Connection) -> None:
             upload = conn.execute("SELECT bucket FROM uploads WHERE id = ?", (part.upload_id,)).fetchone()
             if upload is None:
@@ -479,12 +480,12 @@ class SqliteMetaStore(SqliteLedger):
             )
             _adjust_bucket(conn, upload[0], part.blob.size - (old[1] if old else 0), 0)
             if old is not None:
-                _release(conn, [BlobRef(old[0], old[1])])
+                _release(conn, [BlobRef(old[0], old[1])], now)
 
         await self._write(put)
 
     async def finish_upload(
-        self, upload_id: str, new_key: str | None, build: FinishBuilder, *, if_absent: bool = False
+        self, upload_id: str, new_key: str | None, build: FinishBuilder, *, now: float, if_absent: bool = False
     ) -> ObjectRecord:
         def finish(conn: sqlite3.Connection) -> ObjectRecord:
             row = conn.execute(
@@ -509,12 +510,12 @@ class SqliteMetaStore(SqliteLedger):
             conn.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
             _adjust_bucket(conn, upload.bucket, -sum(part.blob.size for part in parts), 0)
-            _store_object(conn, record)  # the parts' references pass to the object
+            _store_object(conn, record, now)  # the parts' references pass to the object
             return record
 
         return await self._write(finish)
 
-    async def abort_upload(self, upload_id: str) -> None:
+    async def abort_upload(self, upload_id: str, *, now: float) -> None:
         def abort(conn: sqlite3.Connection) -> None:
             upload = conn.execute("SELECT bucket FROM uploads WHERE id = ?", (upload_id,)).fetchone()
             if upload is None:
@@ -523,7 +524,7 @@ class SqliteMetaStore(SqliteLedger):
                 BlobRef(r[0], r[1])
                 for r in conn.execute("SELECT blob_id, size FROM parts WHERE upload_id = ?", (upload_id,))
             ]
-            _release(conn, refs)
+            _release(conn, refs, now)
             _adjust_bucket(conn, upload[0], -sum(ref.size for ref in refs), 0)
             conn.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
@@ -567,9 +568,6 @@ class SqliteMetaStore(SqliteLedger):
             return gone
 
         return await self._write(forget)
-
-    async def release_blobs(self, refs: list[BlobRef]) -> None:
-        await self._write(lambda conn: _release(conn, refs))
 
 
 def _missing(key: str) -> HoldallError:
