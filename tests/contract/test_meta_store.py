@@ -1,0 +1,250 @@
+"""The metadata store contract, run against every backend: each atomic rule holds with two gateways at once.
+
+A "gateway" here is a store instance of its own (its own connections and writer) on the same
+database; the two race through ``asyncio.gather``. Each backend is a fixture parameter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from holdall.errors import (
+    Conflict,
+    LimitReached,
+    NameTaken,
+    NotEmpty,
+    QuotaExceeded,
+    RateLimited,
+    UploadNotFound,
+)
+from holdall.store.meta.base import (
+    Account,
+    BlobRef,
+    Bucket,
+    MetaStore,
+    ObjectRecord,
+    Part,
+    TempCredential,
+    Token,
+    Upload,
+)
+from holdall.store.meta.sqlite import SqliteMetaStore
+
+NOW = 1_800_000_000.0
+Gateways = tuple[MetaStore, MetaStore]
+
+
+def _sqlite(directory: Path) -> Callable[[], MetaStore]:
+    path = directory / "meta.sqlite3"
+    return lambda: SqliteMetaStore(path)
+
+
+BACKENDS = {"sqlite": _sqlite}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def gateways(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Gateways]:
+    make = BACKENDS[request.param](tmp_path)
+    first, second = make(), make()
+    yield first, second
+    first.close()
+    second.close()
+
+
+async def outcomes(calls: list[Awaitable[Any]]) -> list[Any]:
+    return list(await asyncio.gather(*calls, return_exceptions=True))
+
+
+async def account(store: MetaStore) -> Account:
+    created = Account(uuid.uuid4().hex, f"acct-{uuid.uuid4().hex[:8]}", f"PK{uuid.uuid4().hex}", "secret")
+    await store.create_account(created)
+    return created
+
+
+async def bucket(store: MetaStore, owner: Account, **caps: int) -> Bucket:
+    made = Bucket(f"b-{uuid.uuid4().hex[:12]}", uuid.uuid4().hex, owner.id, "default", "private", "cn-bj", 0, 0)
+    await store.create_bucket(made)
+    if caps:
+        await store.set_bucket_caps(made.name, caps.get("max_bytes", 0), caps.get("max_objects", 0))
+    return made
+
+
+def record(target: Bucket, key: str, size: int = 0) -> ObjectRecord:
+    manifest = [BlobRef(uuid.uuid4().hex, size)] if size else []
+    return ObjectRecord(target.name, key, size, "etag", "text/plain", int(NOW), int(NOW), manifest)
+
+
+async def test_bucket_names_are_unique_across_gateways(gateways: Gateways) -> None:
+    one, two = gateways
+    owner = await account(one)
+    name = f"b-{uuid.uuid4().hex[:12]}"
+    calls = [
+        store.create_bucket(Bucket(name, uuid.uuid4().hex, owner.id, "default", "private", "cn-bj", 0, 0))
+        for store in (one, two) * 4
+    ]
+    results = await outcomes(calls)
+    assert results.count(None) == 1 and all(isinstance(r, NameTaken) for r in results if r is not None)
+
+
+async def test_bucket_caps_hold_across_gateways(gateways: Gateways) -> None:
+    one, two = gateways
+    capped = await bucket(one, await account(one), max_objects=5)
+    calls = [
+        store.put_object(record(capped, f"k{i}"), bucket_id=capped.id, now=NOW)
+        for i, store in enumerate((one, two) * 10)
+    ]
+    results = await outcomes(calls)
+    assert results.count(None) == 5 and all(isinstance(r, QuotaExceeded) for r in results if r is not None)
+    assert two.bucket_usage(capped.name).object_count == 5
+    sized = await bucket(one, await account(one), max_bytes=1000)
+    calls = [
+        store.put_object(record(sized, f"s{i}", 300), bucket_id=sized.id, now=NOW)
+        for i, store in enumerate((one, two) * 5)
+    ]
+    results = await outcomes(calls)
+    assert results.count(None) == 3 and one.bucket_usage(sized.name).used_bytes == 900
+
+
+async def test_if_absent_lets_one_writer_win(gateways: Gateways) -> None:
+    one, two = gateways
+    target = await bucket(one, await account(one))
+    calls = [
+        store.put_object(record(target, "same"), bucket_id=target.id, now=NOW, if_absent=True)
+        for store in (one, two) * 4
+    ]
+    results = await outcomes(calls)
+    assert results.count(None) == 1 and all(isinstance(r, Conflict) for r in results if r is not None)
+
+
+async def test_a_deleted_and_remade_bucket_refuses_writes_meant_for_the_old_one(gateways: Gateways) -> None:
+    one, two = gateways
+    owner = await account(one)
+    old = await bucket(one, owner)
+    await two.delete_bucket(old.name)
+    remade = Bucket(old.name, uuid.uuid4().hex, owner.id, "default", "private", "cn-bj", 0, 0)
+    await two.create_bucket(remade)
+    with pytest.raises(Exception, match="bucket"):
+        await one.put_object(record(old, "late"), bucket_id=old.id, now=NOW)
+    assert two.object(old.name, "late") is None
+
+
+async def test_a_bucket_with_objects_is_not_deleted(gateways: Gateways) -> None:
+    one, two = gateways
+    target = await bucket(one, await account(one))
+    await one.put_object(record(target, "k"), bucket_id=target.id, now=NOW)
+    with pytest.raises(NotEmpty):
+        await two.delete_bucket(target.name)
+
+
+async def test_token_limit_holds_across_gateways(gateways: Gateways) -> None:
+    one, two = gateways
+    owner = await account(one)
+
+    def token() -> Token:
+        key = uuid.uuid4().hex
+        return Token(key, owner.id, "t", f"TK{key}", "s", ["TOKEN_ALLOW_READ"], ["*"], ["*"], 2**31, [], [], "cn-bj",
+                     "default", 0, 0)  # fmt: skip
+
+    results = await outcomes([store.create_token(token(), 3) for store in (one, two) * 5])
+    assert results.count(None) == 3 and all(isinstance(r, LimitReached) for r in results if r is not None)
+    assert len(two.tokens(owner.id)) == 3
+
+
+def credential(owner: Account, created: float) -> TempCredential:
+    return TempCredential(f"HATMP{uuid.uuid4().hex}", "s", "t", owner.id, "b", "k", ("TOKEN_ALLOW_READ",), created,
+                          int(created) + 600)  # fmt: skip
+
+
+async def test_temporary_credentials_per_second_hold_across_gateways(gateways: Gateways) -> None:
+    one, two = gateways
+    owner = await account(one)
+    calls = [store.create_temp_credential(credential(owner, NOW), 20) for store in (one, two) * 15]
+    results = await outcomes(calls)
+    assert results.count(None) == 20 and all(isinstance(r, RateLimited) for r in results if r is not None)
+    await one.create_temp_credential(credential(owner, NOW + 1.5), 20)  # the next second has room
+
+
+async def test_upload_urls_are_idempotent_and_bounded_across_gateways(gateways: Gateways) -> None:
+    one, two = gateways
+    owner = await account(one)
+    urls = await outcomes(
+        [store.issue_upload_url(owner.id, "a.mp3", f"url-{i}", credential(owner, NOW), 2) for i, store in
+         enumerate((one, two) * 3)]
+    )  # fmt: skip
+    assert len(set(urls)) == 1 and urls[0].startswith("url-")
+    second = await two.issue_upload_url(owner.id, "b.mp3", "url-b", credential(owner, NOW), 2)
+    assert second == "url-b"
+    with pytest.raises(QuotaExceeded):
+        await one.issue_upload_url(owner.id, "c.mp3", "url-c", credential(owner, NOW), 2)
+
+
+async def test_a_nonce_is_accepted_once_across_gateways(gateways: Gateways) -> None:
+    one, two = gateways
+    nonce = uuid.uuid4().hex
+    results = await outcomes([store.use_nonce(nonce, int(NOW) + 900) for store in (one, two) * 10])
+    assert results.count(True) == 1 and results.count(False) == 19
+    await one.forget_temp_credentials(int(NOW) + 901)
+    assert await two.use_nonce(nonce, int(NOW) + 1800)
+
+
+async def test_racing_multipart_finishes_make_one_object(gateways: Gateways) -> None:
+    one, two = gateways
+    target = await bucket(one, await account(one))
+    upload = Upload(uuid.uuid4().hex, target.name, "big", "text/plain", int(NOW))
+    await one.create_upload(upload)
+    for number in range(3):
+        part = Part(upload.id, number, BlobRef(uuid.uuid4().hex, 10), f"e{number}", b"")
+        await two.put_part(part, now=NOW)
+
+    def build(found: Upload, parts: list[Part], key: str) -> ObjectRecord:
+        size = sum(part.blob.size for part in parts)
+        return ObjectRecord(found.bucket, key, size, "etag", found.mime, int(NOW), int(NOW), [p.blob for p in parts])
+
+    results = await outcomes([store.finish_upload(upload.id, None, build, now=NOW) for store in (one, two) * 3])
+    finished = [r for r in results if isinstance(r, ObjectRecord)]
+    assert len(finished) == 1 and finished[0].size == 30
+    assert all(isinstance(r, UploadNotFound) for r in results if not isinstance(r, ObjectRecord))
+    assert one.bucket_usage(target.name).used_bytes == 30 and one.bucket_usage(target.name).object_count == 1
+
+
+async def test_keys_list_in_utf8_byte_order(gateways: Gateways) -> None:
+    one, two = gateways
+    target = await bucket(one, await account(one))
+    keys = ["a", "a/b", "a~", "z", "é", "ẞ", "\ufffd", "😀", "日本", "a\u0080", "A", "_"]
+    for key in keys:
+        await one.put_object(record(target, key), bucket_id=target.id, now=NOW)
+    listed = [row.key for row in two.objects(target.name, "", "", 100)]
+    assert listed == sorted(keys, key=lambda key: key.encode())
+    assert [row.key for row in two.objects(target.name, "a", "a/b", 100)] == ["a~", "a\u0080"]
+
+
+async def test_usage_flushes_from_both_gateways_add_up(gateways: Gateways) -> None:
+    one, two = gateways
+    owner = await account(one)
+    await one.add_quota(owner.id, "cn-bj", {"request-count": 1000})
+    await outcomes([store.record_usage({(owner.id, "cn-bj"): [10, 100]}, NOW + i) for i, store in
+                    enumerate((one, two) * 5)])  # fmt: skip
+    days = two.usage_days(owner.id, "cn-bj", 0, 2**40)
+    assert sum(day.requests for day in days.values()) == 100
+    assert sum(day.download_bytes for day in days.values()) == 1000
+    assert one.quotas(owner.id)[("cn-bj", "request-count")] == 900
+
+
+async def test_a_released_blob_referenced_again_is_not_forgotten(gateways: Gateways) -> None:
+    one, two = gateways
+    target = await bucket(one, await account(one))
+    first = record(target, "one", 5)
+    await one.put_object(first, bucket_id=target.id, now=NOW)
+    assert await one.delete_object(target.name, "one", now=NOW)
+    blob = first.manifest[0].blob_id
+    assert blob in two.released_blobs(NOW + 1, 100)
+    again = ObjectRecord(target.name, "two", 5, "etag", "text/plain", int(NOW), int(NOW), [first.manifest[0]])
+    await two.put_object(again, bucket_id=target.id, now=NOW)
+    assert await one.forget_blobs([blob]) == []
+    assert two.blob_known(blob)
