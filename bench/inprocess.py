@@ -52,10 +52,15 @@ async def call(
     return messages
 
 
-async def main(profile: bool) -> None:
+def prepare() -> Settings:
+    """A fresh data directory with the bench's root keys, made before any event loop runs."""
     os.environ["HOLDALL_ACCESS_KEY"], os.environ["HOLDALL_SECRET_KEY"] = ACCESS, SECRET
     settings = Settings(data_dir=Path(tempfile.mkdtemp()) / "data", sweep_interval=0)
     prepare_data_dir(settings)
+    return settings
+
+
+async def main(settings: Settings, profile: bool) -> None:
     app = HoldallApp(settings)
     app.startup()
     params = {"Action": "CreateBucket", "BucketName": "bench", "PublicKey": ACCESS}
@@ -85,4 +90,4 @@ async def main(profile: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profile", action="store_true")
-    asyncio.run(main(parser.parse_args().profile))
+    asyncio.run(main(prepare(), parser.parse_args().profile))

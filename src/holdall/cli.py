@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from holdall.client.presign import DIALECTS, presign_url
 from holdall.config import GiB, Settings
@@ -23,6 +24,13 @@ from holdall.service.formats import SIGNATURES
 from holdall.service.quotas import UNIT_NAMES, to_raw, to_units
 from holdall.store.meta.base import DOWNLOAD_TRAFFIC, REQUEST_COUNT, STORAGE_VOLUME, Account, Bucket, Project
 from holdall.store.meta.sqlite import SqliteMetaStore
+
+T = TypeVar("T")
+
+
+def _read(coroutine: Coroutine[Any, Any, T]) -> T:
+    """A read of the metadata store, from a command that runs no event loop of its own."""
+    return asyncio.run(coroutine)
 
 
 def _listen(value: str) -> tuple[str, int]:
@@ -81,7 +89,7 @@ def prepare_data_dir(settings: Settings) -> None:
     pair, generated = root_key_pair(settings.data_dir)
     meta = SqliteMetaStore(settings.meta_path)
     try:
-        root = meta.account_by_name(ROOT_ACCOUNT)
+        root = _read(meta.account_by_name(ROOT_ACCOUNT))
         if root is None:
             root = Account(uuid.uuid4().hex, ROOT_ACCOUNT, pair.public_key, pair.private_key, False, int(time.time()))
             meta.create_account_sync(root)
@@ -100,7 +108,7 @@ def _claim_system_buckets(meta: SqliteMetaStore, settings: Settings, root_id: st
     """The temp and resource buckets exist from the start and belong to root; if another account
     holds one of the names, temporary uploads would land in its bucket, so the server does not start."""
     for name in settings.system_buckets:
-        bucket = meta.bucket(name)
+        bucket = _read(meta.bucket(name))
         if bucket is None:
             now = int(time.time())
             meta.create_bucket_sync(
@@ -182,7 +190,7 @@ def _open_meta(data: str) -> SqliteMetaStore:
 
 def account_create(args: argparse.Namespace) -> None:
     with _opened_meta(args.data) as meta:
-        if meta.account_by_name(args.name) is not None:
+        if _read(meta.account_by_name(args.name)) is not None:
             raise SystemExit(f"holdall: account {args.name!r} exists already")
         pair = new_key_pair()
         meta.create_account_sync(
@@ -195,7 +203,7 @@ def account_create(args: argparse.Namespace) -> None:
 
 def account_list(args: argparse.Namespace) -> None:
     with _opened_meta(args.data) as meta:
-        for account in meta.accounts():
+        for account in _read(meta.accounts()):
             state = "disabled" if account.disabled else "active"
             print(f"{account.name}\t{account.public_key}\t{state}")
 
@@ -208,7 +216,7 @@ def account_disable(args: argparse.Namespace) -> None:
 
 
 def _account(meta: SqliteMetaStore, name: str) -> Account:
-    account = meta.account_by_name(name)
+    account = _read(meta.account_by_name(name))
     if account is None:
         raise SystemExit(f"holdall: no account {name!r}")
     return account
@@ -231,7 +239,7 @@ def quota_grant(args: argparse.Namespace) -> None:
 
 def quota_show(args: argparse.Namespace) -> None:
     with _opened_meta(args.data) as meta:
-        found = meta.quotas(_account(meta, args.account).id)
+        found = _read(meta.quotas(_account(meta, args.account).id))
     if not found:
         print(f"account {args.account}: no quota set, unlimited")
     for (region, quota_type), raw in sorted(found.items()):
@@ -240,7 +248,7 @@ def quota_show(args: argparse.Namespace) -> None:
 
 def bucket_limit(args: argparse.Namespace) -> None:
     with _opened_meta(args.data) as meta:
-        bucket = meta.bucket(args.name)
+        bucket = _read(meta.bucket(args.name))
         if bucket is None:
             raise SystemExit(f"holdall: no bucket {args.name!r}")
         max_bytes = bucket.max_bytes if args.max_bytes is None else args.max_bytes
@@ -255,7 +263,7 @@ def bucket_cors(args: argparse.Namespace) -> None:
     except CorsRuleError as problem:
         raise SystemExit(f"holdall: {problem}") from None
     with _opened_meta(args.data) as meta:
-        if meta.bucket(args.name) is None:
+        if _read(meta.bucket(args.name)) is None:
             raise SystemExit(f"holdall: no bucket {args.name!r}")
         meta.set_bucket_cors_sync(args.name, dump_rules(rules) if rules else "")
     print(f"bucket {args.name}: {len(rules)} CORS rule(s)")
@@ -271,7 +279,7 @@ def project_create(args: argparse.Namespace) -> None:
 
 def project_list(args: argparse.Namespace) -> None:
     with _opened_meta(args.data) as meta:
-        projects = meta.projects(_account(meta, args.account).id)
+        projects = _read(meta.projects(_account(meta, args.account).id))
     print(f"{DEFAULT_PROJECT}\t(the default project)")
     for project in projects:
         print(f"{project.id}\t{project.name}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,7 +55,7 @@ def test_pages_of_a_delimited_listing_add_up(
     got: list[str] = []
     marker = ""
     for _ in range(len(names) + 2):
-        page = service.list_delimited("b", prefix, marker, limit, delimiter)
+        page = asyncio.run(service.list_delimited("b", prefix, marker, limit, delimiter))
         assert len(page.objects) + len(page.prefixes) <= limit
         got += sorted([record.key for record in page.objects] + page.prefixes)
         if not page.truncated:

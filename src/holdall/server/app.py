@@ -139,7 +139,7 @@ class HoldallApp:
             if request.query or "authorization" in request.headers:
                 request.dialect = detect(request.query, request.headers)
             if request.method == "OPTIONS":
-                response = self.cors.preflight(request)
+                response = await self.cors.preflight(request)
             else:
                 response = await self.dispatch(request)
         except HoldallError as error:

@@ -45,15 +45,21 @@ class Authenticator:
         self.presigned = PresignedAuth(self.lookup)
         self._verified: dict[tuple[object, ...], Coverage] = {}
 
-    def lookup(self, access_key: str, session_token: str) -> tuple[str, Principal]:
+    async def lookup(self, access_key: str, session_token: str) -> tuple[str, Principal]:
         """The secret of a key pair and whom it signs for; temporary keys need their session token."""
         if not session_token:
-            return self._secret(access_key)
-        temp = self.meta.temp_credential(access_key)
+            found = await self.meta.credential(access_key)
+            if found is None or found[0].disabled:
+                raise InvalidAccessKey(f"unknown or disabled access key {access_key!r}")
+            account, token = found
+            if token is None:
+                return account.private_key, Principal(account.id, access_key)
+            return token.private_key, Principal(account.id, access_key, token=scope_of(token))
+        temp = await self.meta.temp_credential(access_key)
         if temp is None or not hmac.compare_digest(temp.session_token.encode(), session_token.encode()):
             raise AccessDenied("the security token is not valid for this access key")
-        account = self.meta.account_by_id(temp.account_id)
-        if account is None or account.disabled:
+        owner = await self.meta.account_by_id(temp.account_id)
+        if owner is None or owner.disabled:
             raise InvalidAccessKey("the account of this temporary key is disabled")
         scope = TokenScope(
             token_id=temp.access_key,
@@ -66,18 +72,9 @@ class Authenticator:
             kind="temporary key",
             formats=temp.formats,
         )
-        return temp.secret, Principal(account.id, access_key, token=scope)
+        return temp.secret, Principal(owner.id, access_key, token=scope)
 
-    def _secret(self, public_key: str) -> tuple[str, Principal]:
-        found = self.meta.credential(public_key)
-        if found is None or found[0].disabled:
-            raise InvalidAccessKey(f"unknown or disabled access key {public_key!r}")
-        account, token = found
-        if token is None:
-            return account.private_key, Principal(account.id, public_key)
-        return token.private_key, Principal(account.id, public_key, token=scope_of(token))
-
-    def verify(
+    async def verify(
         self,
         request: Request,
         bucket: str,
@@ -95,7 +92,7 @@ class Authenticator:
         within 15 minutes of the server's clock; without one it is the SDK's timeless form.
         """
         if authorization is None and request.dialect != UFILE:
-            return self.presigned.verify(request, bucket, key)
+            return await self.presigned.verify(request, bucket, key)
         header = authorization if authorization is not None else request.header("authorization")
         query = request.query
         if header:
@@ -129,7 +126,7 @@ class Authenticator:
         # UFile has no field for a session token: holdall takes it from X-Ufile-Security-Token or
         # SecurityToken, so temporary keys work in this dialect too.
         session_token = request.header(SESSION_HEADER) or query.get(SESSION_PARAM, "")
-        private_key, principal = self.lookup(credential.public_key, session_token)
+        private_key, principal = await self.lookup(credential.public_key, session_token)
         headers = request.headers
         mime = content_type if content_type is not None else headers.get("content-type", "")
         md5 = headers.get("content-md5", "")

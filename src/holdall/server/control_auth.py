@@ -134,10 +134,10 @@ class ControlAuthenticator:
                 raise InvalidParameter(folded, f"A value holds the parameter name {folded!r}; send it on its own.")
         return await self.verifiers[call.scheme](call, service)
 
-    def _account(self, access_key: str) -> Account:
-        found = self.meta.credential(access_key)
+    async def _account(self, access_key: str) -> Account:
+        found = await self.meta.credential(access_key)
         if found is None:
-            if self.meta.temp_credential(access_key) is not None:
+            if await self.meta.temp_credential(access_key) is not None:
                 raise NotAccountKey(f"{access_key} is a temporary key; only an account's own keys may call this.")
             raise UnknownAccessKey(f"The access key {access_key!r} does not exist.")
         account, token = found
@@ -158,7 +158,7 @@ class ControlAuthenticator:
         public_key, signature = params.get("PublicKey", ""), params.get("Signature", "")
         if not public_key or not signature:
             raise MissingCredentials("The request needs PublicKey and Signature.")
-        account = self._account(public_key)
+        account = await self._account(public_key)
         signed = {name: value for name, value in params.items() if name != "Signature"}
         expected = ufile.api_signature(signed, account.private_key)
         _same(expected, signature.lower(), "")
@@ -178,7 +178,7 @@ class ControlAuthenticator:
         if headers["x-acs-content-sha256"].lower() != payload_hash:
             raise WrongSignature("x-acs-content-sha256 is not the SHA-256 of the body.")
         moment = _parse_time(headers["x-acs-date"], "%Y-%m-%dT%H:%M:%SZ", "x-acs-date")
-        account = self._account(credential.access_key)
+        account = await self._account(credential.access_key)
         _fresh(moment, SKEW, "x-acs-date")
         canonical = alibaba.acs3_canonical_request(
             call.method, "/", call.query.items(), headers, credential.signed_headers, payload_hash
@@ -199,7 +199,7 @@ class ControlAuthenticator:
         if "SecurityToken" in params:
             raise NotAccountKey("A SecurityToken was sent; only an account's own keys may call this.")
         moment = _parse_time(params["Timestamp"], "%Y-%m-%dT%H:%M:%SZ", "Timestamp")
-        account = self._account(params["AccessKeyId"])
+        account = await self._account(params["AccessKeyId"])
         _fresh(moment, SKEW, "Timestamp")
         string_to_sign = alibaba.rpc_string_to_sign(call.method, params)
         _same(alibaba.rpc_signature(account.private_key, string_to_sign), params["Signature"], string_to_sign)
@@ -225,7 +225,7 @@ class ControlAuthenticator:
         if credential.date != datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d"):
             raise MalformedSignature(f"The Credential's date {credential.date} is not the UTC day of X-TC-Timestamp.")
         _check_service(credential.service, service)
-        account = self._account(credential.secret_id)
+        account = await self._account(credential.secret_id)
         canonical = tencent.tc3_canonical_request(
             call.method, "/", call.raw_query, headers, credential.signed_headers, _sha256(call.body)
         )
@@ -247,7 +247,7 @@ class ControlAuthenticator:
             names = " or ".join(tencent.LEGACY_METHODS)
             raise UnsupportedSignatureMethod(f"SignatureMethod is {names}, not {method!r}.")
         moment = int(params["Timestamp"])
-        account = self._account(params["SecretId"])
+        account = await self._account(params["SecretId"])
         _fresh(moment, TENCENT_SKEW, "Timestamp")
         string_to_sign = tencent.legacy_string_to_sign(call.method, call.host, "/", params)
         expected = tencent.legacy_signature(account.private_key, method, string_to_sign)
@@ -271,7 +271,7 @@ class ControlAuthenticator:
         if credential.date != headers["x-date"][:8]:
             raise MalformedSignature(f"The Credential's date {credential.date} is not the day of X-Date.")
         _check_service(credential.service, service)
-        account = self._account(credential.access_key)
+        account = await self._account(credential.access_key)
         _fresh(moment, SKEW, "X-Date")
         canonical = volcengine.canonical_request(
             call.method, "/", call.query.items(), headers, credential.signed_headers, payload_hash

@@ -15,13 +15,13 @@ class Cors:
         self.meta = meta
         self.domain = domain
 
-    def preflight(self, request: Request) -> Response:
+    async def preflight(self, request: Request) -> Response:
         origin = request.header("origin")
         method = request.header("access-control-request-method").upper()
         if not origin or not method:
             raise AccessDenied("a CORS preflight needs Origin and Access-Control-Request-Method")
         target = route(request.header("host"), request.raw_path, self.domain)
-        bucket = self.meta.bucket(target.bucket) if target is not None else None
+        bucket = await self.meta.bucket(target.bucket) if target is not None else None
         if bucket is None:
             raise BucketNotFound("no such bucket for this preflight")
         requested = request.header("access-control-request-headers")

@@ -52,7 +52,9 @@ def object_key(fields: dict[str, str], filename: str) -> str:
     return key.replace("${filename}", base)
 
 
-def check_form(dialect: str, fields: dict[str, str], bucket: str, key: str, lookup: Lookup, now: float) -> CheckedForm:
+async def check_form(
+    dialect: str, fields: dict[str, str], bucket: str, key: str, lookup: Lookup, now: float
+) -> CheckedForm:
     encoded = _need(fields, "policy")
     try:
         parsed = policy.parse(encoded)
@@ -65,13 +67,13 @@ def check_form(dialect: str, fields: dict[str, str], bucket: str, key: str, look
             access_key, date, region = v4.parse_credential(family, _need(fields, prefix + "credential"))
         except v4.QueryError as problem:
             raise AuthQueryInvalid(str(problem)) from None
-        secret, principal = lookup(access_key, fields.get(prefix + "security-token", ""))
+        secret, principal = await lookup(access_key, fields.get(prefix + "security-token", ""))
         computed = v4.signature(family, secret, date, region, encoded)
         claimed = _need(fields, prefix + "signature").lower()
     else:
         key_field = "ossaccesskeyid" if dialect == "oss1" else "awsaccesskeyid"
         token_field = "x-oss-security-token" if dialect == "oss1" else "x-amz-security-token"
-        secret, principal = lookup(_need(fields, key_field), fields.get(token_field, ""))
+        secret, principal = await lookup(_need(fields, key_field), fields.get(token_field, ""))
         computed = v1.signature(secret, encoded)
         claimed = _need(fields, "signature")
     if not hmac.compare_digest(computed.encode(), claimed.encode()):

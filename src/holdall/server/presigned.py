@@ -5,7 +5,7 @@ must match, it lives at most 7 days, and a refusal says what the server computed
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from holdall import clock
@@ -16,7 +16,7 @@ from holdall.errors import AccessDenied, AuthQueryInvalid, RequestExpired, Signa
 from holdall.server.guard import Coverage
 from holdall.server.http import Request
 
-Lookup = Callable[[str, str], tuple[str, Principal]]
+Lookup = Callable[[str, str], Awaitable[tuple[str, Principal]]]
 """(access key, session token) → (secret, principal); raises when the key is unknown."""
 Verified = tuple[Principal, Coverage | None]
 """Whom a request acts for, and what its presigned signature covers (None: signed in a header)."""
@@ -46,24 +46,24 @@ class PresignedAuth:
     def __init__(self, lookup: Lookup) -> None:
         self.lookup = lookup
 
-    def verify(self, request: Request, bucket: str, key: str) -> Verified:
+    async def verify(self, request: Request, bucket: str, key: str) -> Verified:
         dialect = request.dialect
         try:
             if dialect in V4_DIALECTS:
-                return self._v4(V4_DIALECTS[dialect], request, bucket, key)
+                return await self._v4(V4_DIALECTS[dialect], request, bucket, key)
             if dialect in V1_DIALECTS:
-                return self._v1(V1_DIALECTS[dialect], request, bucket, key)
-            return self._cos(request, bucket, key)
+                return await self._v1(V1_DIALECTS[dialect], request, bucket, key)
+            return await self._cos(request, bucket, key)
         except v4.QueryError as problem:
             raise AuthQueryInvalid(str(problem)) from None
 
-    def _v4(self, dialect: v4.V4Dialect, request: Request, bucket: str, key: str) -> Verified:
+    async def _v4(self, dialect: v4.V4Dialect, request: Request, bucket: str, key: str) -> Verified:
         parsed = v4.parse_query(dialect, request.query)
         if dialect is not v4.OSS4 and "host" not in parsed.signed_headers:
             # the bucket of a bucket host is named by the Host alone; S3 refuses such URLs too
             raise AuthQueryInvalid(f"{dialect.param('signed_headers')} must include host")
         _check_window(clock.now(), parsed.signed_at, parsed.expires_at)
-        secret, principal = self.lookup(parsed.access_key, parsed.security_token)
+        secret, principal = await self.lookup(parsed.access_key, parsed.security_token)
         headers = request.headers
         uri = f"/{bucket}/{key}" if dialect is v4.OSS4 or not request.virtual_host else f"/{key}"
 
@@ -82,13 +82,13 @@ class PresignedAuth:
             raise SignatureMismatch(BROWSER_HINT.format(type=browser_type))
         raise SignatureMismatch(string_to_sign=text, canonical_request=canonical)
 
-    def _v1(self, dialect: v1.V1Dialect, request: Request, bucket: str, key: str) -> Verified:
+    async def _v1(self, dialect: v1.V1Dialect, request: Request, bucket: str, key: str) -> Verified:
         parsed = v1.parse_query(dialect, request.query)
         now = clock.now()
         if parsed.expires_at - now > v4.MAX_EXPIRES:
             raise AuthQueryInvalid("a presigned URL may be valid for at most 7 days (604800 seconds)")
         _check_window(now, 0, parsed.expires_at)
-        secret, principal = self.lookup(parsed.access_key, parsed.security_token)
+        secret, principal = await self.lookup(parsed.access_key, parsed.security_token)
         headers, query = request.headers, request.query
         if dialect is v1.OSS1:
             paths = [f"/{bucket}/{key}"]
@@ -113,7 +113,7 @@ class PresignedAuth:
                 raise SignatureMismatch(BROWSER_HINT.format(type=content_type))
         raise SignatureMismatch(string_to_sign=first)
 
-    def _cos(self, request: Request, bucket: str, key: str) -> Verified:
+    async def _cos(self, request: Request, bucket: str, key: str) -> Verified:
         signed = request.query
         presigned = "q-sign-algorithm" in signed
         if not presigned:  # COS SDK requests carry the same fields in Authorization
@@ -128,7 +128,7 @@ class PresignedAuth:
         if parsed.expires_at - parsed.starts_at > v4.MAX_EXPIRES:
             raise AuthQueryInvalid("q-sign-time may span at most 7 days (604800 seconds)")
         _check_window(clock.now(), parsed.starts_at, parsed.expires_at)
-        secret, principal = self.lookup(parsed.access_key, parsed.security_token)
+        secret, principal = await self.lookup(parsed.access_key, parsed.security_token)
         path = f"/{key}" if request.virtual_host else f"/{bucket}/{key}"
         text = cos.string_to_sign(parsed, cos.http_string(parsed, request.method, path, request.query, request.headers))
         if not _same(cos.signature(secret, parsed.key_time, text), parsed.signature):

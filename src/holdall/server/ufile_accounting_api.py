@@ -89,7 +89,9 @@ class AccountingApi:
         return {}
 
     async def describe_token(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
-        return {"DataSet": [token_set(token) for token in self.tokens.describe(account_id, params.get("TokenId"))]}
+        return {
+            "DataSet": [token_set(token) for token in await self.tokens.describe(account_id, params.get("TokenId"))]
+        }
 
     # ----------------------------------------------------------------- quotas
 
@@ -100,7 +102,7 @@ class AccountingApi:
 
     async def get_quota(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
         quota_type = self._quota_type(required(params, "QuotaType"))
-        found = [left for (_, type_), left in self.meta.quotas(account_id).items() if type_ == quota_type]
+        found = [left for (_, type_), left in (await self.meta.quotas(account_id)).items() if type_ == quota_type]
         if not found:
             return {"Unlimited": True}
         return {"LeftQuota": _number(round(sum(found) / to_raw(quota_type, 1), 6))}
@@ -110,7 +112,7 @@ class AccountingApi:
         types = [self._quota_type(value) for value in param_list(params, "QuotaType") or []]
         if not types:
             raise MissingParameter("QuotaType.0", "missing QuotaType.0")
-        left = self.book.left(account_id, region)
+        left = await self.book.left(account_id, region)
         values = [left[quota_type] for quota_type in types]
         owes = any(value is not None and value <= 0 for value in values)
         item: dict[str, Any] = {"Region": region, "Owe": int(owes)}
@@ -164,6 +166,6 @@ class AccountingApi:
                     "DownloadTraffic": row.download_traffic,
                     "RequestCount": row.request_count,
                 }
-                for row in report(self.meta, account_id, region, start, end)
+                for row in await report(self.meta, account_id, region, start, end)
             ]
         }

@@ -118,8 +118,8 @@ class BucketApi:
             "DeleteBucket": self.delete_bucket,
         }
 
-    def _bucket_set(self, bucket: Bucket) -> dict[str, Any]:
-        usage = self.meta.bucket_usage(bucket.name)
+    async def _bucket_set(self, bucket: Bucket) -> dict[str, Any]:
+        usage = await self.meta.bucket_usage(bucket.name)
         return {
             "BucketName": bucket.name,
             "BucketId": bucket.id,
@@ -146,20 +146,20 @@ class BucketApi:
             required(params, "BucketName"),
             params.get("Type") or "private",
             region_param(params, self.default_region),
-            resolve_project(self.meta, account_id, params.get("ProjectId")),
+            await resolve_project(self.meta, account_id, params.get("ProjectId")),
         )
         return {"BucketName": bucket.name, "BucketId": bucket.id}
 
     async def describe_bucket(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
         name = params.get("BucketName") or params.get("Name") or None
-        buckets = self.buckets.describe(
+        buckets = await self.buckets.describe(
             account_id,
             name,
-            resolve_project(self.meta, account_id, params["ProjectId"]) if params.get("ProjectId") else None,
+            await resolve_project(self.meta, account_id, params["ProjectId"]) if params.get("ProjectId") else None,
             param_int(params, "Offset", 0, 0, 10**9),
             param_int(params, "Limit", 20, 1, 1000),
         )
-        return {"DataSet": [self._bucket_set(bucket) for bucket in buckets]}
+        return {"DataSet": [await self._bucket_set(bucket) for bucket in buckets]}
 
     async def update_bucket(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
         bucket = await self.buckets.update(account_id, required(params, "BucketName"), required(params, "Type"))
@@ -167,7 +167,7 @@ class BucketApi:
 
     async def update_bucket_quota(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
         """Hard caps on a bucket's bytes and object count (0: none), held inside every write's transaction."""
-        bucket = self.buckets.owned(account_id, required(params, "BucketName"))
+        bucket = await self.buckets.owned(account_id, required(params, "BucketName"))
         if "MaxBytes" not in params and "MaxObjects" not in params:
             raise MissingParameter("MaxBytes", "give MaxBytes, MaxObjects or both")
         max_bytes = param_int(params, "MaxBytes", bucket.max_bytes, 0, MAX_CAP)
@@ -177,7 +177,7 @@ class BucketApi:
 
     async def update_bucket_cors(self, account_id: str, params: dict[str, str]) -> dict[str, Any]:
         """Replaces a bucket's CORS rules with ``CORSRules``, a JSON list (``[]`` removes them)."""
-        bucket = self.buckets.owned(account_id, required(params, "BucketName"))
+        bucket = await self.buckets.owned(account_id, required(params, "BucketName"))
         if "CORSRules" not in params:
             raise MissingParameter("CORSRules", "missing CORSRules")
         try:

@@ -51,7 +51,7 @@ BUCKET_ROOT_QUERIES = ("list", "listobjects", "muploadpart")
 _REQUEST_QUOTAS = (REQUEST_COUNT,)
 _WRITE_QUOTAS = (REQUEST_COUNT, STORAGE_VOLUME)
 _DOWNLOAD_QUOTAS = (REQUEST_COUNT, DOWNLOAD_TRAFFIC)
-Handler = Callable[..., Response | Awaitable[Response]]
+Handler = Callable[..., Awaitable[Response]]
 """(request, bucket) for the bucket's own operations, (request, bucket, key) for an object's."""
 
 
@@ -111,7 +111,7 @@ class DataPlane:
 
     async def handle(self, request: Request, target: Target) -> Response:
         request.virtual_host = target.virtual_host
-        bucket = self.meta.bucket(target.bucket)
+        bucket = await self.meta.bucket(target.bucket)
         if bucket is None:
             raise BucketNotFound(f"bucket not exist: {target.bucket!r}")
         request.bucket = bucket
@@ -121,12 +121,10 @@ class DataPlane:
         if handler is None:
             handler = self._handlers[operation.name] = getattr(self, operation.handler)
         if operation.op is Op.LIST or operation is POST_FILE or operation is UPLOAD_HIT:
-            reply = handler(request, bucket)
-        else:
-            reply = handler(request, bucket, check_key(target.key))
-        return reply if isinstance(reply, Response) else await reply
+            return await handler(request, bucket)
+        return await handler(request, bucket, check_key(target.key))
 
-    def _authorize(
+    async def _authorize(
         self,
         request: Request,
         bucket: Bucket,
@@ -140,12 +138,14 @@ class DataPlane:
         the bucket's owner, the token's rules (on ``scope_key``, default ``key``; ``any_prefix``
         leaves the prefix rule to the caller, who knows the key really touched) and the quotas."""
         op = request.operation.op
-        verified = self.authn.verify(
+        verified = await self.authn.verify(
             request, bucket.name, key, suffixes=suffixes, allow_anonymous=op is Op.READ and bucket.type == "public"
         )
-        return self._admit(verified, request, bucket, None if any_prefix else key if scope_key is None else scope_key)
+        return await self._admit(
+            verified, request, bucket, None if any_prefix else key if scope_key is None else scope_key
+        )
 
-    def _admit(self, verified: Verified, request: Request, bucket: Bucket, key: str | None) -> Principal:
+    async def _admit(self, verified: Verified, request: Request, bucket: Bucket, key: str | None) -> Principal:
         """The one check every data-plane request passes once its signature verified."""
         principal, coverage = verified
         operation = request.operation
@@ -155,6 +155,8 @@ class DataPlane:
         self._check_owner(principal, bucket)
         self._check_token(principal, request, op, bucket, key)
         owner, region = bucket.account_id, bucket.region
+        if self.quotas.stale:
+            await self.quotas.refresh()
         if op is Op.WRITE:
             self.quotas.check(owner, region, _WRITE_QUOTAS)
         elif op is Op.READ and request.method == "GET":
@@ -175,16 +177,20 @@ class DataPlane:
         if not principal.anonymous and principal.account_id != bucket.account_id:
             raise AccessDenied(f"this key may not use bucket {bucket.name!r}")
 
-    def _refuse_update(self, principal: Principal, bucket: Bucket, key: str) -> None:
+    async def _refuse_update(self, principal: Principal, bucket: Bucket, key: str) -> None:
         """Refuses early, before any byte is stored, a token that may not overwrite an existing key."""
-        if principal.token is not None and principal.deny_update and self.meta.object(bucket.name, key) is not None:
+        if (
+            principal.token is not None
+            and principal.deny_update
+            and await self.meta.object(bucket.name, key) is not None
+        ):
             raise principal.token.update_refused(key)
 
     # ----------------------------------------------------------------- reads
 
-    def get(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key)
-        record, inline = self.objects.require_for_read(bucket.name, key)
+    async def get(self, request: Request, bucket: Bucket, key: str) -> Response:
+        await self._authorize(request, bucket, key)
+        record, inline = await self.objects.require_for_read(bucket.name, key)
         response = _object_headers(record)
         since = request.header("if-modified-since")
         if since:
@@ -212,7 +218,7 @@ class DataPlane:
         if inline is not None:
             response.body = inline[start : end + 1] if length != len(inline) else inline
         else:
-            response.body = self.objects.read_small(record, start, end)
+            response.body = await self.objects.read_small(record, start, end)
         return response
 
     async def _metered(self, bucket: Bucket, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -224,11 +230,11 @@ class DataPlane:
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
 
-    def prefix_file_list(self, request: Request, bucket: Bucket) -> Response:
+    async def prefix_file_list(self, request: Request, bucket: Bucket) -> Response:
         query = request.query
-        self._authorize(request, bucket, "", scope_key=query.get("prefix", ""))
+        await self._authorize(request, bucket, "", scope_key=query.get("prefix", ""))
         limit = _int_param(query, "limit", 20, 1, MAX_LIST)
-        listing = self.objects.list_prefix(bucket.name, query.get("prefix", ""), query.get("marker", ""), limit)
+        listing = await self.objects.list_prefix(bucket.name, query.get("prefix", ""), query.get("marker", ""), limit)
         return json_response(
             {
                 "BucketName": bucket.name,
@@ -250,9 +256,9 @@ class DataPlane:
             }
         )
 
-    def list_objects(self, request: Request, bucket: Bucket) -> Response:
+    async def list_objects(self, request: Request, bucket: Bucket) -> Response:
         query = request.query
-        self._authorize(
+        await self._authorize(
             request,
             bucket,
             "",
@@ -261,7 +267,7 @@ class DataPlane:
         )
         prefix, marker, delimiter = query.get("prefix", ""), query.get("marker", ""), query.get("delimiter", "")
         limit = _int_param(query, "max-keys", 100, 1, MAX_LIST)
-        listing: Listing = self.objects.list_delimited(bucket.name, prefix, marker, limit, delimiter)
+        listing: Listing = await self.objects.list_delimited(bucket.name, prefix, marker, limit, delimiter)
         return json_response(
             {
                 "Name": bucket.name,
@@ -286,14 +292,14 @@ class DataPlane:
             }
         )
 
-    def list_parts(self, request: Request, bucket: Bucket) -> Response:
-        principal = self._authorize(request, bucket, "", any_prefix=True)
+    async def list_parts(self, request: Request, bucket: Bucket) -> Response:
+        principal = await self._authorize(request, bucket, "", any_prefix=True)
         query = request.query
-        upload = self.multipart.require(query.get("uploadId", ""), bucket.name)
+        upload = await self.multipart.require(query.get("uploadId", ""), bucket.name)
         self._check_token(principal, request, Op.LIST, bucket, upload.key)
         limit = _int_param(query, "max-parts", 1000, 1, 1000)
         after = _int_param(query, "part-number-marker", -1, -1, 10**9)
-        parts = self.multipart.parts(upload, after, limit + 1)
+        parts = await self.multipart.parts(upload, after, limit + 1)
         truncated = len(parts) > limit
         parts = parts[:limit]
         return json_response(
@@ -312,8 +318,8 @@ class DataPlane:
     # ----------------------------------------------------------------- writes
 
     async def put(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = self._authorize(request, bucket, key)
-        self._refuse_update(principal, bucket, key)
+        principal = await self._authorize(request, bucket, key)
+        await self._refuse_update(principal, bucket, key)
         chunks = request.chunks()
         if principal.token is not None and principal.token.formats:
             chunks = require_format(chunks, principal.token.formats)
@@ -341,11 +347,11 @@ class DataPlane:
             return await self.post_policy_form(request, bucket, reader, lowered, file_part)
         key = check_key(fields.get("FileName", ""))
         mime = fields.get("Content-Type") or file_part.content_type
-        principal, _ = self.authn.verify(
+        principal, _ = await self.authn.verify(
             request, bucket.name, key, authorization=fields.get("Authorization", ""), content_type=mime
         )
-        self._admit((principal, NOTHING), request, bucket, key)
-        self._refuse_update(principal, bucket, key)
+        await self._admit((principal, NOTHING), request, bucket, key)
+        await self._refuse_update(principal, bucket, key)
         md5 = parse_content_md5(fields.get("Content-MD5") or request.header("content-md5"))
         record = await self._store_form_file(principal, bucket, key, mime, reader, expected_md5=md5)
         return Response(200).header("etag", record.etag)
@@ -383,9 +389,9 @@ class DataPlane:
     ) -> Response:
         """An OSS V1/V4 or S3 V2/V4 form: policy and signature are checked before the file is read."""
         key = check_key(object_key(fields, file_part.filename))
-        form = check_form(request.dialect, fields, bucket.name, key, self.authn.lookup, clock.now())
-        principal = self._admit((form.principal, NOTHING), request, bucket, key)
-        self._refuse_update(principal, bucket, key)
+        form = await check_form(request.dialect, fields, bucket.name, key, self.authn.lookup, clock.now())
+        principal = await self._admit((form.principal, NOTHING), request, bucket, key)
+        await self._refuse_update(principal, bucket, key)
         status = fields.get("success_action_status", "204")
         if status not in ("200", "201", "204"):
             status = "204"
@@ -406,7 +412,7 @@ class DataPlane:
     async def upload_hit(self, request: Request, bucket: Bucket) -> Response:
         query = request.query
         key = check_key(query.get("FileName", ""))
-        principal = self._authorize(request, bucket, key)
+        principal = await self._authorize(request, bucket, key)
         etag = query.get("Hash", "")
         size = _int_param(query, "FileSize", -1, 0, 2**63 - 1)
         if not etag or size < 0:
@@ -420,14 +426,14 @@ class DataPlane:
         return Response(200).header("etag", record.etag)
 
     async def copy(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = self._authorize(request, bucket, key)
-        self._refuse_update(principal, bucket, key)
+        principal = await self._authorize(request, bucket, key)
+        await self._refuse_update(principal, bucket, key)
         source = request.header("x-ufile-copy-source")
         try:
             src_bucket_name, _, src_key = unquote(source.lstrip("/"), errors="strict").partition("/")
         except UnicodeDecodeError:
             raise BadRequest("X-Ufile-Copy-Source is not valid UTF-8 once percent-decoded") from None
-        src_bucket = self.meta.bucket(src_bucket_name)
+        src_bucket = await self.meta.bucket(src_bucket_name)
         if src_bucket is None:
             raise BucketNotFound(f"copy source bucket not exist: {src_bucket_name!r}")
         if src_bucket.type != "public":
@@ -441,7 +447,7 @@ class DataPlane:
         return Response(200).header("etag", record.etag)
 
     async def rename(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = self._authorize(request, bucket, key)
+        principal = await self._authorize(request, bucket, key)
         _refuse_change(principal, key)  # renaming a key away frees it to be put anew
         new_key = check_key(request.query["newFileName"])
         self._check_token(principal, request, Op.WRITE, bucket, new_key)
@@ -452,12 +458,12 @@ class DataPlane:
         return Response(200)
 
     async def restore(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key)
-        self.objects.require(bucket.name, key)
+        await self._authorize(request, bucket, key)
+        await self.objects.require(bucket.name, key)
         return Response(200)
 
     async def set_storage_class(self, request: Request, bucket: Bucket, key: str) -> Response:
-        _refuse_change(self._authorize(request, bucket, key), key)
+        _refuse_change(await self._authorize(request, bucket, key), key)
         storage_class = request.query["storageClass"].upper()
         if storage_class not in STORAGE_CLASSES:
             raise BadRequest(f"storageClass is one of {', '.join(STORAGE_CLASSES)}")
@@ -465,7 +471,7 @@ class DataPlane:
         return Response(200)
 
     async def op_meta(self, request: Request, bucket: Bucket, key: str) -> Response:
-        _refuse_change(self._authorize(request, bucket, key), key)
+        _refuse_change(await self._authorize(request, bucket, key), key)
         try:
             body = loads_bounded(await request.read(64 * 1024))
         except (ValueError, UnicodeDecodeError):
@@ -479,7 +485,7 @@ class DataPlane:
         return Response(200)
 
     async def delete(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key)
+        await self._authorize(request, bucket, key)
         try:
             await self.objects.delete(bucket.name, key)
         except FileNotFound:
@@ -489,14 +495,14 @@ class DataPlane:
     # ----------------------------------------------------------------- multipart
 
     async def initiate(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = self._authorize(request, bucket, key)
-        self._refuse_update(principal, bucket, key)
+        principal = await self._authorize(request, bucket, key)
+        await self._refuse_update(principal, bucket, key)
         upload = await self.multipart.initiate(bucket.name, key, request.header("content-type"))
         return json_response({"UploadId": upload.id, "BlkSize": BLOCK_SIZE, "Bucket": bucket.name, "Key": key})
 
     async def upload_part(self, request: Request, bucket: Bucket, key: str) -> Response:
-        self._authorize(request, bucket, key)
-        upload = self.multipart.require(request.query["uploadId"], bucket.name)
+        await self._authorize(request, bucket, key)
+        upload = await self.multipart.require(request.query["uploadId"], bucket.name)
         if upload.key != key:
             raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
         number = _int_param(request.query, "partNumber", -1, 0, 10**9)
@@ -513,8 +519,8 @@ class DataPlane:
         return json_response({"PartNumber": part.number}).header("etag", part.etag)
 
     async def finish(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = self._authorize(request, bucket, key)
-        upload = self.multipart.require(request.query["uploadId"], bucket.name)
+        principal = await self._authorize(request, bucket, key)
+        upload = await self.multipart.require(request.query["uploadId"], bucket.name)
         if upload.key != key:
             raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
         new_key = request.query.get("newKey") or None
@@ -528,8 +534,8 @@ class DataPlane:
         )
 
     async def abort(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = self._authorize(request, bucket, key)
-        upload = self.multipart.require(request.query["uploadId"], bucket.name)
+        principal = await self._authorize(request, bucket, key)
+        upload = await self.multipart.require(request.query["uploadId"], bucket.name)
         if upload.key != key:
             raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
         self._check_token(principal, request, Op.DELETE, bucket, upload.key)

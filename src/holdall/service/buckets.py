@@ -37,11 +37,11 @@ def bucket_name_problem(name: str) -> str | None:
     return None
 
 
-def resolve_project(meta: MetaStore, account_id: str, project_id: str | None) -> str:
+async def resolve_project(meta: MetaStore, account_id: str, project_id: str | None) -> str:
     """The project a call names, or the account's default project when it names none."""
     if not project_id or project_id == DEFAULT_PROJECT:
         return DEFAULT_PROJECT
-    project = meta.project(project_id)
+    project = await meta.project(project_id)
     if project is None or project.account_id != account_id:
         raise NotFound(f"no project {project_id!r} in this account", "ProjectId")
     return project.id
@@ -63,8 +63,8 @@ class BucketService:
     def host_of(self, bucket: str) -> str:
         return f"{bucket}.{self.settings.public_host_suffix}"
 
-    def owned(self, account_id: str, name: str) -> Bucket:
-        bucket = self.meta.bucket(name)
+    async def owned(self, account_id: str, name: str) -> Bucket:
+        bucket = await self.meta.bucket(name)
         if bucket is None or bucket.account_id != account_id:
             raise NotFound(f"no bucket {name!r} in this account", "BucketName")
         return bucket
@@ -82,15 +82,15 @@ class BucketService:
         await self.meta.create_bucket(bucket)
         return bucket
 
-    def describe(
+    async def describe(
         self, account_id: str, name: str | None, project_id: str | None, offset: int, limit: int
     ) -> list[Bucket]:
         if name:
-            return [self.owned(account_id, name)]
-        return self.meta.buckets(account_id, project_id, offset, limit)
+            return [await self.owned(account_id, name)]
+        return await self.meta.buckets(account_id, project_id, offset, limit)
 
     async def update(self, account_id: str, name: str, type_: str) -> Bucket:
-        bucket = self.owned(account_id, name)
+        bucket = await self.owned(account_id, name)
         if type_ not in BUCKET_TYPES:
             raise InvalidParameter("Type", "Type is public or private")
         updated = dataclasses.replace(bucket, type=type_, modified=int(clock.now()))
@@ -98,7 +98,7 @@ class BucketService:
         return updated
 
     async def delete(self, account_id: str, name: str) -> Bucket:
-        bucket = self.owned(account_id, name)
+        bucket = await self.owned(account_id, name)
         age = clock.now() - bucket.created
         if age < self.settings.bucket_delete_delay:
             wait = int(self.settings.bucket_delete_delay - age) + 1

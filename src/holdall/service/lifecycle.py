@@ -43,7 +43,7 @@ class Sweeper:
     async def sweep(self) -> dict[str, int]:
         uploads = await self.expire_uploads()
         released = await self.delete_released_blobs()
-        strays = await asyncio.get_running_loop().run_in_executor(self.executor, self.delete_stray_files)
+        strays = await self.delete_stray_files()
         credentials = await self.meta.forget_temp_credentials(int(clock.now()) - TEMP_CREDENTIAL_GRACE)
         temp_files = await self.expire_temp_files()
         return {
@@ -57,12 +57,12 @@ class Sweeper:
     async def expire_temp_files(self) -> int:
         """Deletes files of the temp bucket (seed 000) uploaded more than ``temp_file_max_age`` ago."""
         bucket = self.settings.temp_bucket
-        if self.meta.bucket(bucket) is None:
+        if await self.meta.bucket(bucket) is None:
             return 0
         before = clock.now() - self.settings.temp_file_max_age
         count, after = 0, ""
         while True:
-            rows = self.meta.objects(bucket, TEMP_PREFIX, after, BATCH)
+            rows = await self.meta.objects(bucket, TEMP_PREFIX, after, BATCH)
             for row in rows:
                 if row.modified < before and await self.meta.delete_object(bucket, row.key, now=clock.now()):
                     count += 1
@@ -73,7 +73,7 @@ class Sweeper:
     async def expire_uploads(self) -> int:
         before = int(clock.now()) - self.settings.upload_max_age
         count = 0
-        for upload_id in self.meta.uploads_created_before(before, BATCH):
+        for upload_id in await self.meta.uploads_created_before(before, BATCH):
             try:
                 await self.meta.abort_upload(upload_id, now=clock.now())
                 count += 1
@@ -82,8 +82,8 @@ class Sweeper:
         return count
 
     async def delete_released_blobs(self) -> int:
-        before = time.time() - self.settings.blob_grace
-        ids = self.meta.released_blobs(before, BATCH)
+        before = clock.now() - self.settings.blob_grace
+        ids = await self.meta.released_blobs(before, BATCH)
         if not ids:
             return 0
         gone = await self.meta.forget_blobs(ids)
@@ -92,16 +92,25 @@ class Sweeper:
                 self.blobs.delete(blob_id)
         return len(gone)
 
-    def delete_stray_files(self) -> int:
-        """Blob files that no row names, and abandoned temporary files, an hour old or more."""
+    async def delete_stray_files(self) -> int:
+        """Blob files that no row names, and abandoned temporary files, an hour old or more (by file time)."""
         before = time.time() - max(self.settings.blob_grace, STRAY_GRACE)
+        loop = asyncio.get_running_loop()
+        count = await loop.run_in_executor(self.executor, self._delete_old_temporaries, before)
+        old = await loop.run_in_executor(self.executor, self._old_blob_files, before)
+        for blob_id in old:
+            if not await self.meta.blob_known(blob_id):
+                await loop.run_in_executor(self.executor, self.blobs.delete, blob_id)
+                count += 1
+        return count
+
+    def _delete_old_temporaries(self, before: float) -> int:
         count = 0
         for name, mtime in list(self.blobs.scan_temporary()):
             if mtime < before:
                 self.blobs.delete_temporary(name)
                 count += 1
-        for blob_id, mtime in list(self.blobs.scan()):
-            if mtime < before and not self.meta.blob_known(blob_id):
-                self.blobs.delete(blob_id)
-                count += 1
         return count
+
+    def _old_blob_files(self, before: float) -> list[str]:
+        return [blob_id for blob_id, mtime in self.blobs.scan() if mtime < before]

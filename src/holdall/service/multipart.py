@@ -29,8 +29,8 @@ class MultipartService:
         await self.meta.create_upload(upload)
         return upload
 
-    def require(self, upload_id: str, bucket: str) -> Upload:
-        upload = self.meta.upload(upload_id)
+    async def require(self, upload_id: str, bucket: str) -> Upload:
+        upload = await self.meta.upload(upload_id)
         if upload is None or upload.bucket != bucket:
             raise UploadNotFound(f"no unfinished upload {upload_id!r} in this bucket")
         return upload
@@ -104,8 +104,8 @@ class MultipartService:
     async def abort(self, upload: Upload) -> None:
         await self.meta.abort_upload(upload.id, now=clock.now())
 
-    def parts(self, upload: Upload, after: int, limit: int) -> list[Part]:
-        return self.meta.parts(upload.id, after, limit)
+    async def parts(self, upload: Upload, after: int, limit: int) -> list[Part]:
+        return await self.meta.parts(upload.id, after, limit)
 
 
 def parse_etag_list(body: bytes) -> list[str]:

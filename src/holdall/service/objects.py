@@ -128,7 +128,7 @@ class ObjectService:
     async def copy(
         self, src_bucket: str, src_key: str, bucket: Bucket, key: str, *, if_absent: bool = False
     ) -> ObjectRecord:
-        source = self.require(src_bucket, src_key)
+        source = await self.require(src_bucket, src_key)
         return await self._link(source, bucket, key, source.storage_class, if_absent)
 
     async def upload_hit(
@@ -136,7 +136,7 @@ class ObjectService:
     ) -> ObjectRecord | None:
         """Links content that this account already stores; None when it stores no such content."""
         etags = [EMPTY_ETAG, EMPTY_ETAG_ALT] if etag in (EMPTY_ETAG, EMPTY_ETAG_ALT) else [etag]
-        found = self.meta.object_by_etag(account_id, etags, size)
+        found = await self.meta.object_by_etag(account_id, etags, size)
         if found is None:
             return None
         return await self._link(found, bucket, key, "STANDARD", if_absent)
@@ -157,29 +157,29 @@ class ObjectService:
 
     # ----------------------------------------------------------------- reads
 
-    def require(self, bucket: str, key: str) -> ObjectRecord:
-        record = self.meta.object(bucket, key)
+    async def require(self, bucket: str, key: str) -> ObjectRecord:
+        record = await self.meta.object(bucket, key)
         if record is None:
             raise FileNotFound(f"file not exist: {key!r}")
         return record
 
-    def require_for_read(self, bucket: str, key: str) -> tuple[ObjectRecord, bytes | None]:
-        found = self.meta.object_for_read(bucket, key)
+    async def require_for_read(self, bucket: str, key: str) -> tuple[ObjectRecord, bytes | None]:
+        found = await self.meta.object_for_read(bucket, key)
         if found is None:
             raise FileNotFound(f"file not exist: {key!r}")
         return found
 
-    def read_small(self, record: ObjectRecord, start: int, end: int) -> bytes:
+    async def read_small(self, record: ObjectRecord, start: int, end: int) -> bytes:
         """Bytes ``start..end`` (inclusive) of a small object, read on the calling thread."""
         segments = _segments(record.manifest, start, end)
         if len(segments) == 1:
-            return self._read_segment(*segments[0])
-        return b"".join(self._read_segment(*segment) for segment in segments)
+            return await self._read_segment(*segments[0])
+        return b"".join([await self._read_segment(*segment) for segment in segments])
 
-    def _read_segment(self, blob_id: str, offset: int, length: int) -> bytes:
+    async def _read_segment(self, blob_id: str, offset: int, length: int) -> bytes:
         if not is_inline(blob_id):
             return self.blobs.read(blob_id, offset, length)
-        data = self.meta.inline_data(blob_id)
+        data = await self.meta.inline_data(blob_id)
         if data is None or len(data) < offset + length:
             raise OSError(f"inline blob {blob_id} is missing or short")
         return data[offset : offset + length]
@@ -189,7 +189,7 @@ class ObjectService:
         loop = asyncio.get_running_loop()
         for blob_id, offset, length in _segments(record.manifest, start, end):
             if is_inline(blob_id):
-                yield self._read_segment(blob_id, offset, length)
+                yield await self._read_segment(blob_id, offset, length)
                 continue
             handle = self.blobs.open(blob_id)
             try:
@@ -205,16 +205,16 @@ class ObjectService:
 
     # ----------------------------------------------------------------- listings
 
-    def list_prefix(self, bucket: str, prefix: str, marker: str, limit: int) -> Listing:
-        rows = self.meta.objects(bucket, prefix, marker, limit + 1)
+    async def list_prefix(self, bucket: str, prefix: str, marker: str, limit: int) -> Listing:
+        rows = await self.meta.objects(bucket, prefix, marker, limit + 1)
         truncated = len(rows) > limit
         rows = rows[:limit]
         return Listing(rows, [], rows[-1].key if truncated and rows else "", truncated)
 
-    def list_delimited(self, bucket: str, prefix: str, marker: str, limit: int, delimiter: str) -> Listing:
+    async def list_delimited(self, bucket: str, prefix: str, marker: str, limit: int, delimiter: str) -> Listing:
         """Keys and common prefixes after ``marker``, at most ``limit`` entries in all."""
         if not delimiter:
-            return self.list_prefix(bucket, prefix, marker, limit)
+            return await self.list_prefix(bucket, prefix, marker, limit)
         objects: list[ObjectRecord] = []
         prefixes: list[str] = []
         after, at_least, last = marker, "", ""
@@ -227,7 +227,7 @@ class ObjectService:
         fetch = FIRST_FETCH
         while len(objects) + len(prefixes) < limit:
             wanted = limit - len(objects) - len(prefixes) + 1
-            rows = self.meta.objects(bucket, prefix, after, min(fetch, wanted), at_least)
+            rows = await self.meta.objects(bucket, prefix, after, min(fetch, wanted), at_least)
             if not rows:
                 return Listing(objects, prefixes, "", False)
             fetch = min(fetch * 2, MAX_LIST + 1)  # a run of plain keys reads ever larger pages
@@ -248,7 +248,7 @@ class ObjectService:
                 at_least = bound
                 fetch = FIRST_FETCH  # past a common prefix: its next rows are likely skipped as well
                 break
-        more = bool(self.meta.objects(bucket, prefix, after, 1, at_least))
+        more = bool(await self.meta.objects(bucket, prefix, after, 1, at_least))
         return Listing(objects, prefixes, last if more else "", more)
 
 

@@ -74,14 +74,17 @@ class QuotaBook:
         self.remaining: dict[tuple[str, str, str], float] = {}
         self._fresh = meta.new_cache()  # emptied by the store when quota is added anywhere
 
-    def refresh(self) -> None:
-        self.remaining = self.meta.all_quotas()
+    @property
+    def stale(self) -> bool:
+        """Quota changed somewhere since the last :meth:`refresh`; refresh before :meth:`check`."""
+        return not self._fresh
+
+    async def refresh(self) -> None:
+        self.remaining = await self.meta.all_quotas()
         self._fresh["quotas"] = True
 
     def check(self, account_id: str, region: str, quota_types: tuple[str, ...]) -> None:
         """Refuses a request that consumes any of ``quota_types`` while the account owes one of them."""
-        if not self._fresh:
-            self.refresh()
         if not self.remaining:
             return
         for quota_type in quota_types:
@@ -92,9 +95,9 @@ class QuotaBook:
                     f" ({to_units(quota_type, left):.6g} {UNIT_NAMES[quota_type]} left): add quota to go on"
                 )
 
-    def left(self, account_id: str, region: str) -> dict[str, float | None]:
+    async def left(self, account_id: str, region: str) -> dict[str, float | None]:
         """Units left of each type; None where the account has no quota of that type."""
-        found = self.meta.quotas(account_id)
+        found = await self.meta.quotas(account_id)
         return {
             quota_type: to_units(quota_type, found[(region, quota_type)]) if (region, quota_type) in found else None
             for quota_type in QUOTA_TYPES

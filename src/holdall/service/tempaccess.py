@@ -77,10 +77,10 @@ class TempAccess:
         self._signer: Token | None = None
 
     async def system_bucket(self, name: str) -> Bucket:
-        bucket = self.meta.bucket(name)
+        bucket = await self.meta.bucket(name)
         if bucket is not None:
             return bucket
-        root = self.meta.account_by_name(ROOT_ACCOUNT)
+        root = await self.meta.account_by_name(ROOT_ACCOUNT)
         if root is None:
             raise RuntimeError("the root account is missing")
         now = int(clock.now())
@@ -89,7 +89,7 @@ class TempAccess:
             await self.meta.create_bucket(bucket)
         except NameTaken:
             pass  # another worker made it a moment ago
-        found = self.meta.bucket(name)
+        found = await self.meta.bucket(name)
         if found is None or found.account_id != root.id:
             raise RuntimeError(f"the system bucket {name!r} belongs to another account")
         return found
@@ -98,7 +98,7 @@ class TempAccess:
         """A token of root that may only write under temp/ of the temp bucket: it signs the forms."""
         if self._signer is not None:
             return self._signer
-        for token in self.meta.tokens(bucket.account_id):
+        for token in await self.meta.tokens(bucket.account_id):
             if token.name == SIGNER_NAME and token.buckets == [bucket.name]:
                 self._signer = token
                 return token
@@ -161,9 +161,9 @@ class TempAccess:
             raise InvalidParameter("FileName", f"FileName must end in .{' or .'.join(formats)}.")
         bucket = await self.system_bucket(self.settings.resource_bucket)
         key = f"{account_id}/{file_name}"
-        if self.meta.object(bucket.name, key) is not None:
+        if await self.meta.object(bucket.name, key) is not None:
             raise AlreadyUsed(f"{file_name!r} has been uploaded already; pick a new name.")
-        live = self.meta.upload_url(account_id, file_name)
+        live = await self.meta.upload_url(account_id, file_name)
         if live is not None and live[1] > clock.now():
             return live[0]
         lifetime = self.settings.resource_url_lifetime
@@ -199,7 +199,7 @@ class TempAccess:
     ) -> tuple[TempCredential, Bucket]:
         """A temporary key for ``packages/[<version>/]<package>`` in the application's bucket (seed 002):
         it may upload that key, or only read it."""
-        bucket = self.meta.bucket(application)
+        bucket = await self.meta.bucket(application)
         if bucket is None:
             raise NotFound(f"Application {application!r} has no bucket: create it first.")
         if bucket.account_id != account_id:

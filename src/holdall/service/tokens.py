@@ -54,7 +54,7 @@ class TokenService:
         self.settings = settings
         self.meta = meta
 
-    def _validate(self, account_id: str, changes: TokenChanges) -> None:
+    async def _validate(self, account_id: str, changes: TokenChanges) -> None:
         if changes.name is not None and not 1 <= len(changes.name) <= 128:
             raise InvalidParameter("TokenName", "TokenName has 1 to 128 characters")
         if changes.ops is not None:
@@ -70,7 +70,7 @@ class TokenService:
         if changes.buckets is not None:
             _check_list("AllowedBuckets", changes.buckets)
             for name in changes.buckets:
-                bucket = self.meta.bucket(name) if name != "*" else None
+                bucket = await self.meta.bucket(name) if name != "*" else None
                 if name != "*" and (bucket is None or bucket.account_id != account_id):
                     raise NotFound(f"AllowedBuckets: no bucket {name!r} in this account", "AllowedBuckets")
         if changes.expire_time is not None and changes.expire_time <= clock.now():
@@ -81,13 +81,13 @@ class TokenService:
             _check_ips("BlackIPList", changes.black_ips)
 
     async def create(self, account_id: str, project_id: str, changes: TokenChanges) -> Token:
-        project = resolve_project(self.meta, account_id, project_id)
+        project = await resolve_project(self.meta, account_id, project_id)
         if not changes.name:
             raise MissingParameter("TokenName", "missing TokenName")
         _refuse_reserved_name(changes)
         if not changes.ops:
             raise MissingParameter("AllowedOps.0", "missing AllowedOps.0")
-        self._validate(account_id, changes)
+        await self._validate(account_id, changes)
         now = int(clock.now())
         token_id = str(uuid.uuid4())
         token = Token(
@@ -110,16 +110,16 @@ class TokenService:
         await self.meta.create_token(token, self.settings.max_tokens)
         return token
 
-    def require(self, account_id: str, token_id: str) -> Token:
-        found = [token for token in self.meta.tokens(account_id, token_id) if token.name != SIGNER_NAME]
+    async def require(self, account_id: str, token_id: str) -> Token:
+        found = [token for token in await self.meta.tokens(account_id, token_id) if token.name != SIGNER_NAME]
         if not found:
             raise NotFound(f"no token {token_id!r} in this account", "TokenId")
         return found[0]
 
     async def update(self, account_id: str, token_id: str, changes: TokenChanges) -> Token:
-        token = self.require(account_id, token_id)
+        token = await self.require(account_id, token_id)
         _refuse_reserved_name(changes)
-        self._validate(account_id, changes)
+        await self._validate(account_id, changes)
         given = {name: value for name, value in dataclasses.asdict(changes).items() if value is not None}
         updated = dataclasses.replace(token, **given, modified=int(clock.now()))
         if not updated.ops:
@@ -128,14 +128,14 @@ class TokenService:
         return updated
 
     async def delete(self, account_id: str, token_id: str) -> None:
-        self.require(account_id, token_id)
+        await self.require(account_id, token_id)
         await self.meta.delete_token(account_id, token_id)
 
-    def describe(self, account_id: str, token_id: str | None) -> list[Token]:
+    async def describe(self, account_id: str, token_id: str | None) -> list[Token]:
         """The account's tokens; holdall's own signer of temporary forms is neither shown nor changed."""
         if token_id:
-            return [self.require(account_id, token_id)]
-        return [token for token in self.meta.tokens(account_id) if token.name != SIGNER_NAME]
+            return [await self.require(account_id, token_id)]
+        return [token for token in await self.meta.tokens(account_id) if token.name != SIGNER_NAME]
 
 
 def _refuse_reserved_name(changes: TokenChanges) -> None:

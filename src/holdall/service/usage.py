@@ -50,7 +50,7 @@ class Meter:
             for (account_id, region), (requests, download) in deltas.items():  # kept for the next try
                 self.add(account_id, region, requests, download)
             raise
-        self.book.refresh()
+        await self.book.refresh()
 
     async def run_forever(self) -> None:
         while True:
@@ -71,10 +71,10 @@ class ReportRow:
     request_count: float
 
 
-def report(meta: MetaStore, account_id: str, region: str, start: int, end: int) -> list[ReportRow]:
+async def report(meta: MetaStore, account_id: str, region: str, start: int, end: int) -> list[ReportRow]:
     """One row a day from the day of ``start`` to the day of ``end``, days without usage included."""
     first, last = day_of(start), day_of(end)
-    days = meta.usage_days(account_id, region, first, last)
+    days = await meta.usage_days(account_id, region, first, last)
     rows = []
     for day in range(first, last + 1, DAY):
         found = days.get(day)

@@ -173,25 +173,25 @@ class SqliteMetaStore(SqliteLedger):
             account = cache[value] = _account(row)
         return account
 
-    def account_by_public_key(self, public_key: str) -> Account | None:
+    async def account_by_public_key(self, public_key: str) -> Account | None:
         return self._cached_account(self._accounts, "public_key", public_key)
 
-    def account_by_id(self, account_id: str) -> Account | None:
+    async def account_by_id(self, account_id: str) -> Account | None:
         return self._cached_account(self._accounts_by_id, "id", account_id)
 
-    def account_by_name(self, name: str) -> Account | None:
+    async def account_by_name(self, name: str) -> Account | None:
         row = self._reader.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE name = ?", (name,)).fetchone()
         return _account(row) if row else None
 
-    def credential(self, public_key: str) -> tuple[Account, Token | None] | None:
+    async def credential(self, public_key: str) -> tuple[Account, Token | None] | None:
         """The account a public key signs for, and the token when it is a token's key."""
-        account = self.account_by_public_key(public_key)
+        account = self._cached_account(self._accounts, "public_key", public_key)
         if account is not None:
             return account, None
-        token = self.token_by_public_key(public_key)
+        token = await self.token_by_public_key(public_key)
         if token is None:
             return None
-        account = self.account_by_id(token.account_id)
+        account = self._cached_account(self._accounts_by_id, "id", token.account_id)
         return (account, token) if account is not None else None
 
     def _insert_account(self, conn: sqlite3.Connection, account: Account) -> None:
@@ -206,7 +206,7 @@ class SqliteMetaStore(SqliteLedger):
     def create_account_sync(self, account: Account) -> None:
         self._write_config_sync(lambda conn: self._insert_account(conn, account))
 
-    def accounts(self) -> list[Account]:
+    async def accounts(self) -> list[Account]:
         return [
             _account(row)
             for row in self._reader.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY created, name")
@@ -228,7 +228,7 @@ class SqliteMetaStore(SqliteLedger):
 
     # ----------------------------------------------------------------- buckets
 
-    def bucket(self, name: str) -> Bucket | None:
+    async def bucket(self, name: str) -> Bucket | None:
         self._cache_valid()
         bucket = self._buckets.get(name)
         if bucket is None:
@@ -238,7 +238,7 @@ class SqliteMetaStore(SqliteLedger):
             bucket = self._buckets[name] = Bucket(*row)
         return bucket
 
-    def buckets(self, account_id: str, project_id: str | None, offset: int, limit: int) -> list[Bucket]:
+    async def buckets(self, account_id: str, project_id: str | None, offset: int, limit: int) -> list[Bucket]:
         sql = f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE account_id = ?"
         args: list[Any] = [account_id]
         if project_id is not None:
@@ -282,7 +282,7 @@ class SqliteMetaStore(SqliteLedger):
             )
         )
 
-    def bucket_usage(self, name: str) -> BucketUsage:
+    async def bucket_usage(self, name: str) -> BucketUsage:
         row = self._reader.execute("SELECT used_bytes, object_count FROM buckets WHERE name = ?", (name,)).fetchone()
         return BucketUsage(*row) if row else BucketUsage(0, 0)
 
@@ -316,10 +316,10 @@ class SqliteMetaStore(SqliteLedger):
 
     # ----------------------------------------------------------------- objects
 
-    def object(self, bucket: str, key: str) -> ObjectRecord | None:
+    async def object(self, bucket: str, key: str) -> ObjectRecord | None:
         return _current(self._reader, bucket, key)
 
-    def object_for_read(self, bucket: str, key: str) -> tuple[ObjectRecord, bytes | None] | None:
+    async def object_for_read(self, bucket: str, key: str) -> tuple[ObjectRecord, bytes | None] | None:
         """Remembered per reading thread until any connection commits anything (``PRAGMA data_version``
         moves), so repeated reads of an unchanged store skip the query and the decoding."""
         conn = self._reader
@@ -344,7 +344,7 @@ class SqliteMetaStore(SqliteLedger):
         local.read_bytes += 512 + len(key) + (len(row[9]) if row[9] else 0)
         return found
 
-    def objects(self, bucket: str, prefix: str, after: str, limit: int, at_least: str = "") -> list[ObjectRecord]:
+    async def objects(self, bucket: str, prefix: str, after: str, limit: int, at_least: str = "") -> list[ObjectRecord]:
         low = max(prefix, at_least)
         # one lower bound, so that SQLite seeks to it (given two, it may range over the looser one)
         if after >= low:
@@ -361,7 +361,7 @@ class SqliteMetaStore(SqliteLedger):
         args.append(limit)
         return [_object(row) for row in self._reader.execute(sql, args)]
 
-    def object_by_etag(self, account_id: str, etags: list[str], size: int) -> ObjectRecord | None:
+    async def object_by_etag(self, account_id: str, etags: list[str], size: int) -> ObjectRecord | None:
         marks = ", ".join("?" for _ in etags)
         row = self._reader.execute(
             f"SELECT {_OBJECT_COLUMNS_O}"
@@ -434,13 +434,13 @@ class SqliteMetaStore(SqliteLedger):
 
     # ----------------------------------------------------------------- multipart uploads
 
-    def upload(self, upload_id: str) -> Upload | None:
+    async def upload(self, upload_id: str) -> Upload | None:
         row = self._reader.execute(
             "SELECT id, bucket, key, mime, created FROM uploads WHERE id = ?", (upload_id,)
         ).fetchone()
         return Upload(*row) if row else None
 
-    def parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
+    async def parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
         return [
             Part(upload_id, row[0], BlobRef(row[1], row[2]), row[3], row[4])
             for row in self._reader.execute(
@@ -531,7 +531,7 @@ class SqliteMetaStore(SqliteLedger):
 
         await self._write(abort)
 
-    def uploads_created_before(self, before: int, limit: int) -> list[str]:
+    async def uploads_created_before(self, before: int, limit: int) -> list[str]:
         return [
             row[0]
             for row in self._reader.execute(
@@ -541,7 +541,7 @@ class SqliteMetaStore(SqliteLedger):
 
     # ----------------------------------------------------------------- blob garbage
 
-    def released_blobs(self, before: float, limit: int) -> list[str]:
+    async def released_blobs(self, before: float, limit: int) -> list[str]:
         return [
             row[0]
             for row in self._reader.execute(
@@ -549,11 +549,11 @@ class SqliteMetaStore(SqliteLedger):
             )
         ]
 
-    def inline_data(self, blob_id: str) -> bytes | None:
+    async def inline_data(self, blob_id: str) -> bytes | None:
         row = self._reader.execute("SELECT data FROM blobs WHERE id = ?", (blob_id,)).fetchone()
         return row[0] if row else None
 
-    def blob_known(self, blob_id: str) -> bool:
+    async def blob_known(self, blob_id: str) -> bool:
         return self._reader.execute("SELECT 1 FROM blobs WHERE id = ?", (blob_id,)).fetchone() is not None
 
     async def forget_blobs(self, blob_ids: list[str]) -> list[str]:

@@ -142,7 +142,7 @@ class SqliteLedger(SqliteBase):
 
     # ----------------------------------------------------------------- projects
 
-    def projects(self, account_id: str) -> list[Project]:
+    async def projects(self, account_id: str) -> list[Project]:
         return [
             Project(*row)
             for row in self._reader.execute(
@@ -151,7 +151,7 @@ class SqliteLedger(SqliteBase):
             )
         ]
 
-    def project(self, project_id: str) -> Project | None:
+    async def project(self, project_id: str) -> Project | None:
         row = self._reader.execute(
             "SELECT id, account_id, name, created FROM projects WHERE id = ?", (project_id,)
         ).fetchone()
@@ -167,7 +167,7 @@ class SqliteLedger(SqliteBase):
 
     # ----------------------------------------------------------------- tokens
 
-    def token_by_public_key(self, public_key: str) -> Token | None:
+    async def token_by_public_key(self, public_key: str) -> Token | None:
         self._cache_valid()
         if public_key in self._tokens:
             return self._tokens[public_key]
@@ -177,7 +177,7 @@ class SqliteLedger(SqliteBase):
         token = self._tokens[public_key] = _token(row) if row else None
         return token
 
-    def tokens(self, account_id: str, token_id: str | None = None) -> list[Token]:
+    async def tokens(self, account_id: str, token_id: str | None = None) -> list[Token]:
         sql = f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE account_id = ?"
         args: list[Any] = [account_id]
         if token_id is not None:
@@ -226,7 +226,7 @@ class SqliteLedger(SqliteBase):
 
     # ----------------------------------------------------------------- temporary credentials
 
-    def temp_credential(self, access_key: str) -> TempCredential | None:
+    async def temp_credential(self, access_key: str) -> TempCredential | None:
         row = self._reader.execute(
             "SELECT access_key, secret, session_token, account_id, bucket, key, ops, created, expire_time, formats"
             " FROM temp_credentials WHERE access_key = ?",
@@ -262,7 +262,7 @@ class SqliteLedger(SqliteBase):
 
         await self._write(create)
 
-    def upload_url(self, account_id: str, name: str) -> tuple[str, int] | None:
+    async def upload_url(self, account_id: str, name: str) -> tuple[str, int] | None:
         row = self._reader.execute(
             "SELECT url, expire_time FROM upload_urls WHERE account_id = ? AND name = ?", (account_id, name)
         ).fetchone()
@@ -312,7 +312,7 @@ class SqliteLedger(SqliteBase):
 
     # ----------------------------------------------------------------- quotas
 
-    def quotas(self, account_id: str) -> dict[tuple[str, str], float]:
+    async def quotas(self, account_id: str) -> dict[tuple[str, str], float]:
         """(region, type) → remaining, in raw units, for every quota the account has."""
         return {
             (region, type_): remaining
@@ -321,7 +321,7 @@ class SqliteLedger(SqliteBase):
             )
         }
 
-    def all_quotas(self) -> dict[tuple[str, str, str], float]:
+    async def all_quotas(self) -> dict[tuple[str, str, str], float]:
         """(account id, region, type) → remaining, for every quota there is."""
         return {
             (account_id, region, type_): remaining
@@ -359,7 +359,7 @@ class SqliteLedger(SqliteBase):
 
         await self._write(record)
 
-    def usage_days(self, account_id: str, region: str, first: int, last: int) -> dict[int, UsageDay]:
+    async def usage_days(self, account_id: str, region: str, first: int, last: int) -> dict[int, UsageDay]:
         return {
             row[0]: UsageDay(*row)
             for row in self._reader.execute(
