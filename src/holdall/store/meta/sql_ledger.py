@@ -1,4 +1,4 @@
-"""Projects, tokens, quotas and usage on SQLite.
+"""Projects, tokens, temporary credentials, quotas and usage, in SQL for every SQL backend.
 
 Usage arrives in batches from each process's meter (requests and download bytes) and is added to
 the day's row and taken off the quota in one transaction. Storage is metered as byte-seconds:
@@ -9,7 +9,6 @@ seconds since the last accrual, split over the days they fall in.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from holdall.errors import LimitReached, NotFound, QuotaExceeded, RateLimited
@@ -25,7 +24,7 @@ from holdall.store.meta.base import (
     day_of,
     day_spans,
 )
-from holdall.store.meta.sqlite_base import SqliteBase
+from holdall.store.meta.sql_plumbing import Conn, SqlPlumbing
 
 _TOKEN_COLUMNS = (
     "id, account_id, name, public_key, private_key, spec, expire_time, region, project_id, created, modified"
@@ -82,7 +81,7 @@ def _token_row(token: Token) -> tuple[Any, ...]:
     )
 
 
-def _add_usage(conn: sqlite3.Connection, account_id: str, region: str, day: int, column: str, amount: float) -> None:
+def _add_usage(conn: Conn, account_id: str, region: str, day: int, column: str, amount: float) -> None:
     conn.execute(
         f"INSERT INTO usage(account_id, region, day, {column}) VALUES(?, ?, ?, ?)"
         f" ON CONFLICT(account_id, region, day) DO UPDATE SET {column} = {column} + excluded.{column}",
@@ -90,14 +89,14 @@ def _add_usage(conn: sqlite3.Connection, account_id: str, region: str, day: int,
     )
 
 
-def _consume(conn: sqlite3.Connection, account_id: str, region: str, type_: str, amount: float) -> None:
+def _consume(conn: Conn, account_id: str, region: str, type_: str, amount: float) -> None:
     conn.execute(
         "UPDATE quotas SET remaining = remaining - ? WHERE account_id = ? AND region = ? AND type = ?",
         (amount, account_id, region, type_),
     )
 
 
-def _accrue_storage(conn: sqlite3.Connection, now: float) -> None:
+def _accrue_storage(conn: Conn, now: float) -> None:
     row = conn.execute("SELECT value FROM settings WHERE name = ?", (ACCRUED_UNTIL,)).fetchone()
     if row is None:
         conn.execute("INSERT INTO settings(name, value) VALUES(?, ?)", (ACCRUED_UNTIL, now))
@@ -116,7 +115,7 @@ def _accrue_storage(conn: sqlite3.Connection, now: float) -> None:
     conn.execute("UPDATE settings SET value = ? WHERE name = ?", (now, ACCRUED_UNTIL))
 
 
-def _insert_temp_credential(conn: sqlite3.Connection, credential: TempCredential) -> None:
+def _insert_temp_credential(conn: Conn, credential: TempCredential) -> None:
     conn.execute(
         "INSERT INTO temp_credentials(access_key, secret, session_token, account_id, bucket, key, ops,"
         " created, expire_time, formats) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -135,9 +134,9 @@ def _insert_temp_credential(conn: sqlite3.Connection, credential: TempCredential
     )
 
 
-class SqliteLedger(SqliteBase):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+class SqlLedger(SqlPlumbing):
+    def __init__(self) -> None:
+        super().__init__()
         self._tokens: dict[str, Token | None] = self.new_cache()
 
     # ----------------------------------------------------------------- projects
@@ -145,16 +144,14 @@ class SqliteLedger(SqliteBase):
     async def projects(self, account_id: str) -> list[Project]:
         return [
             Project(*row)
-            for row in self._reader.execute(
+            for row in await self._all(
                 "SELECT id, account_id, name, created FROM projects WHERE account_id = ? ORDER BY created, id",
                 (account_id,),
             )
         ]
 
     async def project(self, project_id: str) -> Project | None:
-        row = self._reader.execute(
-            "SELECT id, account_id, name, created FROM projects WHERE id = ?", (project_id,)
-        ).fetchone()
+        row = await self._one("SELECT id, account_id, name, created FROM projects WHERE id = ?", (project_id,))
         return Project(*row) if row else None
 
     def create_project_sync(self, project: Project) -> None:
@@ -171,9 +168,7 @@ class SqliteLedger(SqliteBase):
         self._cache_valid()
         if public_key in self._tokens:
             return self._tokens[public_key]
-        row = self._reader.execute(
-            f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE public_key = ?", (public_key,)
-        ).fetchone()
+        row = await self._one(f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE public_key = ?", (public_key,))
         token = self._tokens[public_key] = _token(row) if row else None
         return token
 
@@ -183,10 +178,10 @@ class SqliteLedger(SqliteBase):
         if token_id is not None:
             sql += " AND id = ?"
             args.append(token_id)
-        return [_token(row) for row in self._reader.execute(sql + " ORDER BY created, id", args)]
+        return [_token(row) for row in await self._all(sql + " ORDER BY created, id", args)]
 
     async def create_token(self, token: Token, limit: int) -> None:
-        def create(conn: sqlite3.Connection) -> None:
+        def create(conn: Conn) -> None:
             (count,) = conn.execute("SELECT count(*) FROM tokens WHERE account_id = ?", (token.account_id,)).fetchone()
             if count >= limit:
                 raise LimitReached(f"an account may hold {limit} tokens")
@@ -197,7 +192,7 @@ class SqliteLedger(SqliteBase):
         await self._write_config(create)
 
     async def replace_token(self, token: Token) -> None:
-        def replace(conn: sqlite3.Connection) -> None:
+        def replace(conn: Conn) -> None:
             cursor = conn.execute(
                 "UPDATE tokens SET name = ?, spec = ?, expire_time = ?, region = ?, modified = ?"
                 " WHERE id = ? AND account_id = ?",
@@ -217,7 +212,7 @@ class SqliteLedger(SqliteBase):
         await self._write_config(replace)
 
     async def delete_token(self, account_id: str, token_id: str) -> None:
-        def delete(conn: sqlite3.Connection) -> None:
+        def delete(conn: Conn) -> None:
             cursor = conn.execute("DELETE FROM tokens WHERE id = ? AND account_id = ?", (token_id, account_id))
             if cursor.rowcount == 0:
                 raise NotFound(f"no token {token_id!r}", "TokenId")
@@ -227,11 +222,11 @@ class SqliteLedger(SqliteBase):
     # ----------------------------------------------------------------- temporary credentials
 
     async def temp_credential(self, access_key: str) -> TempCredential | None:
-        row = self._reader.execute(
+        row = await self._one(
             "SELECT access_key, secret, session_token, account_id, bucket, key, ops, created, expire_time, formats"
             " FROM temp_credentials WHERE access_key = ?",
             (access_key,),
-        ).fetchone()
+        )
         if row is None:
             return None
         access_key, secret, session_token, account_id, bucket, key, ops, created, expire_time, formats = row
@@ -251,7 +246,7 @@ class SqliteLedger(SqliteBase):
     async def create_temp_credential(self, credential: TempCredential, per_second: int) -> None:
         """Stores ``credential`` unless its account was issued ``per_second`` of them in the last second."""
 
-        def create(conn: sqlite3.Connection) -> None:
+        def create(conn: Conn) -> None:
             (recent,) = conn.execute(
                 "SELECT count(*) FROM temp_credentials WHERE account_id = ? AND created > ?",
                 (credential.account_id, credential.created - 1),
@@ -263,15 +258,15 @@ class SqliteLedger(SqliteBase):
         await self._write(create)
 
     async def upload_url(self, account_id: str, name: str) -> tuple[str, int] | None:
-        row = self._reader.execute(
+        row = await self._one(
             "SELECT url, expire_time FROM upload_urls WHERE account_id = ? AND name = ?", (account_id, name)
-        ).fetchone()
+        )
         return (row[0], row[1]) if row else None
 
     async def issue_upload_url(
         self, account_id: str, name: str, url: str, credential: TempCredential, pending_limit: int
     ) -> str:
-        def issue(conn: sqlite3.Connection) -> str:
+        def issue(conn: Conn) -> str:
             now = int(credential.created)
             row = conn.execute(
                 "SELECT url FROM upload_urls WHERE account_id = ? AND name = ? AND expire_time > ?",
@@ -285,7 +280,8 @@ class SqliteLedger(SqliteBase):
             if pending >= pending_limit:
                 raise QuotaExceeded(f"at most {pending_limit} upload URLs may be live at once")
             conn.execute(
-                "INSERT OR REPLACE INTO upload_urls(account_id, name, url, expire_time) VALUES(?, ?, ?, ?)",
+                "INSERT INTO upload_urls(account_id, name, url, expire_time) VALUES(?, ?, ?, ?)"
+                " ON CONFLICT(account_id, name) DO UPDATE SET url = excluded.url, expire_time = excluded.expire_time",
                 (account_id, name, url, credential.expire_time),
             )
             _insert_temp_credential(conn, credential)
@@ -296,14 +292,14 @@ class SqliteLedger(SqliteBase):
     async def use_nonce(self, nonce: str, expire_time: int) -> bool:
         """Records ``nonce`` until ``expire_time``; False when it is recorded already, by any worker."""
 
-        def use(conn: sqlite3.Connection) -> bool:
+        def use(conn: Conn) -> bool:
             sql = "INSERT INTO nonces(nonce, expire_time) VALUES(?, ?) ON CONFLICT(nonce) DO NOTHING"
             return bool(conn.execute(sql, (nonce, expire_time)).rowcount)
 
         return await self._write(use)
 
     async def forget_temp_credentials(self, before: int) -> int:
-        def forget(conn: sqlite3.Connection) -> int:
+        def forget(conn: Conn) -> int:
             conn.execute("DELETE FROM upload_urls WHERE expire_time < ?", (before,))
             conn.execute("DELETE FROM nonces WHERE expire_time < ?", (before,))
             return conn.execute("DELETE FROM temp_credentials WHERE expire_time < ?", (before,)).rowcount
@@ -316,7 +312,7 @@ class SqliteLedger(SqliteBase):
         """(region, type) → remaining, in raw units, for every quota the account has."""
         return {
             (region, type_): remaining
-            for region, type_, remaining in self._reader.execute(
+            for region, type_, remaining in await self._all(
                 "SELECT region, type, remaining FROM quotas WHERE account_id = ?", (account_id,)
             )
         }
@@ -325,12 +321,12 @@ class SqliteLedger(SqliteBase):
         """(account id, region, type) → remaining, for every quota there is."""
         return {
             (account_id, region, type_): remaining
-            for account_id, region, type_, remaining in self._reader.execute(
+            for account_id, region, type_, remaining in await self._all(
                 "SELECT account_id, region, type, remaining FROM quotas"
             )
         }
 
-    def _add_quota(self, conn: sqlite3.Connection, account_id: str, region: str, amounts: dict[str, float]) -> None:
+    def _add_quota(self, conn: Conn, account_id: str, region: str, amounts: dict[str, float]) -> None:
         conn.executemany(
             "INSERT INTO quotas(account_id, region, type, remaining) VALUES(?, ?, ?, ?)"
             " ON CONFLICT(account_id, region, type) DO UPDATE SET remaining = remaining + excluded.remaining",
@@ -346,7 +342,7 @@ class SqliteLedger(SqliteBase):
     # ----------------------------------------------------------------- usage
 
     async def record_usage(self, deltas: UsageDeltas, now: float) -> None:
-        def record(conn: sqlite3.Connection) -> None:
+        def record(conn: Conn) -> None:
             _accrue_storage(conn, now)
             day = day_of(now)
             for (account_id, region), (requests, download) in deltas.items():
@@ -362,7 +358,7 @@ class SqliteLedger(SqliteBase):
     async def usage_days(self, account_id: str, region: str, first: int, last: int) -> dict[int, UsageDay]:
         return {
             row[0]: UsageDay(*row)
-            for row in self._reader.execute(
+            for row in await self._all(
                 "SELECT day, storage_byte_seconds, download_bytes, requests FROM usage"
                 " WHERE account_id = ? AND region = ? AND day BETWEEN ? AND ?",
                 (account_id, region, first, last),

@@ -1,0 +1,553 @@
+"""The metadata store in SQL, for every SQL backend: accounts, buckets, objects and multipart uploads.
+
+Every bucket keeps the bytes and the number of objects it holds, changed in the same transaction
+as the objects themselves, so that a bucket's caps hold however many writers race for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from holdall.errors import (
+    BucketNotFound,
+    Conflict,
+    FileNotFound,
+    HoldallError,
+    NameTaken,
+    NotEmpty,
+    QuotaExceeded,
+    RenameConflict,
+    UploadNotFound,
+)
+from holdall.store.blobs.base import is_inline
+from holdall.store.meta.base import (
+    Account,
+    BlobRef,
+    Bucket,
+    BucketUsage,
+    FinishBuilder,
+    ObjectRecord,
+    Part,
+    Token,
+    Upload,
+    decode_manifest,
+    encode_manifest,
+    prefix_upper_bound,
+)
+from holdall.store.meta.sql_ledger import SqlLedger
+from holdall.store.meta.sql_plumbing import Conn
+
+_OBJECT_COLUMNS = "bucket, key, size, etag, mime, created, modified, manifest, storage_class"
+_OBJECT_COLUMNS_O = ", ".join("o." + column.strip() for column in _OBJECT_COLUMNS.split(","))
+_BUCKET_COLUMNS = "name, id, account_id, project_id, type, region, created, modified, max_bytes, max_objects, cors"
+_ACCOUNT_COLUMNS = "id, name, public_key, private_key, disabled, created"
+OBJECT_FOR_READ = (
+    f"SELECT {_OBJECT_COLUMNS_O}, b.data FROM objects o LEFT JOIN blobs b ON b.id = o.inline_blob"
+    " WHERE o.bucket = ? AND o.key = ?"
+)
+
+
+def _object(row: tuple[Any, ...]) -> ObjectRecord:
+    return ObjectRecord(
+        bucket=row[0],
+        key=row[1],
+        size=row[2],
+        etag=row[3],
+        mime=row[4],
+        created=row[5],
+        modified=row[6],
+        manifest=decode_manifest(row[7]),
+        storage_class=row[8],
+    )
+
+
+def _account(row: tuple[Any, ...]) -> Account:
+    return Account(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
+
+
+def _insert_inline(conn: Conn, inline: dict[str, bytes] | None) -> None:
+    if inline:
+        conn.executemany(
+            "INSERT INTO blobs(id, size, refs, data) VALUES(?, ?, 0, ?)",
+            [(blob_id, len(data), data) for blob_id, data in inline.items()],
+        )
+
+
+def _retain(conn: Conn, refs: list[BlobRef]) -> None:
+    conn.executemany(
+        "INSERT INTO blobs(id, size, refs) VALUES(?, ?, 1)"
+        " ON CONFLICT(id) DO UPDATE SET refs = refs + 1, released = NULL",
+        [(ref.blob_id, ref.size) for ref in refs],
+    )
+
+
+def _release(conn: Conn, refs: list[BlobRef], now: float) -> None:
+    conn.executemany(
+        "UPDATE blobs SET refs = refs - 1, released = CASE WHEN refs - 1 <= 0 THEN ? ELSE NULL END WHERE id = ?",
+        [(now, ref.blob_id) for ref in refs],
+    )
+
+
+def _current(conn: Conn, bucket: str, key: str) -> ObjectRecord | None:
+    row = conn.execute(f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?", (bucket, key)).fetchone()
+    return _object(row) if row else None
+
+
+def _require_bucket(conn: Conn, bucket: str, bucket_id: str | None = None) -> None:
+    """The bucket exists, and when ``bucket_id`` is given it is still that very bucket."""
+    row = conn.execute("SELECT id FROM buckets WHERE name = ?", (bucket,)).fetchone()
+    if row is None or (bucket_id is not None and row[0] != bucket_id):
+        raise BucketNotFound(f"bucket not exist: {bucket!r} (deleted while the request ran)")
+
+
+def _adjust_bucket(conn: Conn, bucket: str, added_bytes: int, added_objects: int) -> None:
+    """Counts bytes and objects into (or out of) ``bucket``; refuses growth beyond its caps."""
+    if not added_bytes and not added_objects:
+        return
+    conn.execute(
+        "UPDATE buckets SET used_bytes = used_bytes + ?, object_count = object_count + ? WHERE name = ?",
+        (added_bytes, added_objects, bucket),
+    )
+    if added_bytes <= 0 and added_objects <= 0:
+        return
+    row = conn.execute(
+        "SELECT used_bytes, object_count, max_bytes, max_objects FROM buckets WHERE name = ?", (bucket,)
+    ).fetchone()
+    if row is None:
+        return
+    used, count, max_bytes, max_objects = row
+    if added_bytes > 0 and max_bytes and used > max_bytes:
+        raise QuotaExceeded(
+            f"bucket {bucket!r} is capped at {max_bytes} bytes; it holds {used - added_bytes}"
+            f" and this write adds {added_bytes}"
+        )
+    if added_objects > 0 and max_objects and count > max_objects:
+        raise QuotaExceeded(f"bucket {bucket!r} is capped at {max_objects} objects and holds {count - added_objects}")
+
+
+def _store_object(conn: Conn, record: ObjectRecord, now: float, bucket_id: str | None = None) -> None:
+    """Writes ``record`` over whatever the key held, releasing the old object's blobs."""
+    _require_bucket(conn, record.bucket, bucket_id)
+    old = _current(conn, record.bucket, record.key)
+    if old is None:
+        _adjust_bucket(conn, record.bucket, record.size, 1)
+    else:
+        _adjust_bucket(conn, record.bucket, record.size - old.size, 0)
+    single = record.manifest[0].blob_id if len(record.manifest) == 1 else ""
+    conn.execute(
+        f"INSERT INTO objects({_OBJECT_COLUMNS}, inline_blob) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(bucket, key) DO UPDATE SET size = excluded.size, etag = excluded.etag, mime = excluded.mime,"
+        " created = excluded.created, modified = excluded.modified, manifest = excluded.manifest,"
+        " storage_class = excluded.storage_class, inline_blob = excluded.inline_blob",
+        (
+            record.bucket,
+            record.key,
+            record.size,
+            record.etag,
+            record.mime,
+            record.created,
+            record.modified,
+            encode_manifest(record.manifest),
+            record.storage_class,
+            single if is_inline(single) else None,
+        ),
+    )
+    if old is not None:
+        _release(conn, old.manifest, now)
+
+
+class SqlMetaStore(SqlLedger):
+    def __init__(self) -> None:
+        super().__init__()
+        self._buckets: dict[str, Bucket] = self.new_cache()
+        self._accounts: dict[str, Account] = self.new_cache()
+        self._accounts_by_id: dict[str, Account] = self.new_cache()
+
+    # ----------------------------------------------------------------- accounts
+
+    async def _load_account(self, cache: dict[str, Account], column: str, value: str) -> Account | None:
+        row = await self._one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ?", (value,))
+        if row is None:
+            return None
+        account = cache[value] = _account(row)
+        return account
+
+    async def account_by_public_key(self, public_key: str) -> Account | None:
+        self._cache_valid()
+        return self._accounts.get(public_key) or await self._load_account(self._accounts, "public_key", public_key)
+
+    async def account_by_id(self, account_id: str) -> Account | None:
+        self._cache_valid()
+        return self._accounts_by_id.get(account_id) or await self._load_account(self._accounts_by_id, "id", account_id)
+
+    async def account_by_name(self, name: str) -> Account | None:
+        row = await self._one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE name = ?", (name,))
+        return _account(row) if row else None
+
+    async def credential(self, public_key: str) -> tuple[Account, Token | None] | None:
+        """The account a public key signs for, and the token when it is a token's key."""
+        self._cache_valid()
+        account = self._accounts.get(public_key) or await self._load_account(self._accounts, "public_key", public_key)
+        if account is not None:
+            return account, None
+        token = await self.token_by_public_key(public_key)
+        if token is None:
+            return None
+        account = await self.account_by_id(token.account_id)
+        return (account, token) if account is not None else None
+
+    def _insert_account(self, conn: Conn, account: Account) -> None:
+        conn.execute(
+            "INSERT INTO accounts(id, name, public_key, private_key, disabled, created) VALUES(?, ?, ?, ?, ?, ?)",
+            (account.id, account.name, account.public_key, account.private_key, int(account.disabled), account.created),
+        )
+
+    async def create_account(self, account: Account) -> None:
+        await self._write_config(lambda conn: self._insert_account(conn, account))
+
+    def create_account_sync(self, account: Account) -> None:
+        self._write_config_sync(lambda conn: self._insert_account(conn, account))
+
+    async def accounts(self) -> list[Account]:
+        return [
+            _account(row) for row in await self._all(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY created, name")
+        ]
+
+    def set_account_disabled_sync(self, name: str, disabled: bool) -> bool:
+        def update(conn: Conn) -> bool:
+            cursor = conn.execute("UPDATE accounts SET disabled = ? WHERE name = ?", (int(disabled), name))
+            return cursor.rowcount > 0
+
+        return self._write_config_sync(update)
+
+    def set_account_keys_sync(self, name: str, public_key: str, private_key: str) -> None:
+        self._write_config_sync(
+            lambda conn: conn.execute(
+                "UPDATE accounts SET public_key = ?, private_key = ? WHERE name = ?", (public_key, private_key, name)
+            )
+        )
+
+    # ----------------------------------------------------------------- buckets
+
+    async def bucket(self, name: str) -> Bucket | None:
+        self._cache_valid()
+        bucket = self._buckets.get(name)
+        if bucket is None:
+            row = await self._one(f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,))
+            if row is None:
+                return None
+            bucket = self._buckets[name] = Bucket(*row)
+        return bucket
+
+    async def buckets(self, account_id: str, project_id: str | None, offset: int, limit: int) -> list[Bucket]:
+        sql = f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE account_id = ?"
+        args: list[Any] = [account_id]
+        if project_id is not None:
+            sql += " AND project_id = ?"
+            args.append(project_id)
+        sql += " ORDER BY created, name LIMIT ? OFFSET ?"
+        args += [limit, offset]
+        return [Bucket(*row) for row in await self._all(sql, args)]
+
+    def _insert_bucket(self, conn: Conn, bucket: Bucket) -> None:
+        try:
+            conn.execute(
+                f"INSERT INTO buckets({_BUCKET_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    bucket.name,
+                    bucket.id,
+                    bucket.account_id,
+                    bucket.project_id,
+                    bucket.type,
+                    bucket.region,
+                    bucket.created,
+                    bucket.modified,
+                    bucket.max_bytes,
+                    bucket.max_objects,
+                    bucket.cors,
+                ),
+            )
+        except self.UNIQUE_VIOLATION:
+            raise NameTaken(f"bucket {bucket.name!r} already exists") from None
+
+    async def create_bucket(self, bucket: Bucket) -> None:
+        await self._write_config(lambda conn: self._insert_bucket(conn, bucket))
+
+    def create_bucket_sync(self, bucket: Bucket) -> None:
+        self._write_config_sync(lambda conn: self._insert_bucket(conn, bucket))
+
+    async def update_bucket_type(self, name: str, type_: str, modified: int) -> None:
+        await self._write_config(
+            lambda conn: conn.execute(
+                "UPDATE buckets SET type = ?, modified = ? WHERE name = ?", (type_, modified, name)
+            )
+        )
+
+    async def bucket_usage(self, name: str) -> BucketUsage:
+        row = await self._one("SELECT used_bytes, object_count FROM buckets WHERE name = ?", (name,))
+        return BucketUsage(*row) if row else BucketUsage(0, 0)
+
+    def _set_caps(self, conn: Conn, name: str, max_bytes: int, max_objects: int) -> None:
+        conn.execute("UPDATE buckets SET max_bytes = ?, max_objects = ? WHERE name = ?", (max_bytes, max_objects, name))
+
+    async def set_bucket_caps(self, name: str, max_bytes: int, max_objects: int) -> None:
+        await self._write_config(lambda conn: self._set_caps(conn, name, max_bytes, max_objects))
+
+    def set_bucket_caps_sync(self, name: str, max_bytes: int, max_objects: int) -> None:
+        self._write_config_sync(lambda conn: self._set_caps(conn, name, max_bytes, max_objects))
+
+    def _set_cors(self, conn: Conn, name: str, rules: str) -> None:
+        conn.execute("UPDATE buckets SET cors = ? WHERE name = ?", (rules, name))
+
+    async def set_bucket_cors(self, name: str, rules: str) -> None:
+        await self._write_config(lambda conn: self._set_cors(conn, name, rules))
+
+    def set_bucket_cors_sync(self, name: str, rules: str) -> None:
+        self._write_config_sync(lambda conn: self._set_cors(conn, name, rules))
+
+    async def delete_bucket(self, name: str) -> None:
+        def delete(conn: Conn) -> None:
+            if conn.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
+                raise NotEmpty(f"bucket {name!r} still holds objects")
+            if conn.execute("SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1", (name,)).fetchone():
+                raise NotEmpty(f"bucket {name!r} has unfinished multipart uploads")
+            conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
+
+        await self._write_config(delete)
+
+    # ----------------------------------------------------------------- objects
+
+    async def object(self, bucket: str, key: str) -> ObjectRecord | None:
+        row = await self._one(f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+        return _object(row) if row else None
+
+    async def object_for_read(self, bucket: str, key: str) -> tuple[ObjectRecord, bytes | None] | None:
+        row = await self._one(OBJECT_FOR_READ, (bucket, key))
+        return (_object(row), row[9]) if row else None
+
+    async def objects(self, bucket: str, prefix: str, after: str, limit: int, at_least: str = "") -> list[ObjectRecord]:
+        low = max(prefix, at_least)
+        # one lower bound, so that the planner seeks to it (given two, SQLite may range over the looser one)
+        if after >= low:
+            sql = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key > ?"
+            args: list[Any] = [bucket, after]
+        else:
+            sql = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key >= ?"
+            args = [bucket, low]
+        upper = prefix_upper_bound(prefix)
+        if upper is not None:
+            sql += " AND key < ?"
+            args.append(upper)
+        sql += " ORDER BY key LIMIT ?"
+        args.append(limit)
+        return [_object(row) for row in await self._all(sql, args)]
+
+    async def object_by_etag(self, account_id: str, etags: list[str], size: int) -> ObjectRecord | None:
+        marks = ", ".join("?" for _ in etags)
+        row = await self._one(
+            f"SELECT {_OBJECT_COLUMNS_O}"
+            f" FROM objects o JOIN buckets b ON b.name = o.bucket"
+            f" WHERE o.etag IN ({marks}) AND o.size = ? AND b.account_id = ? LIMIT 1",
+            [*etags, size, account_id],
+        )
+        return _object(row) if row else None
+
+    async def put_object(
+        self,
+        record: ObjectRecord,
+        *,
+        bucket_id: str,
+        now: float,
+        if_absent: bool = False,
+        inline: dict[str, bytes] | None = None,
+    ) -> None:
+        def put(conn: Conn) -> None:
+            if if_absent and _current(conn, record.bucket, record.key) is not None:
+                raise Conflict(f"key {record.key!r} already exists")
+            _insert_inline(conn, inline)
+            _retain(conn, record.manifest)
+            _store_object(conn, record, now, bucket_id)
+
+        await self._write(put)
+
+    async def delete_object(self, bucket: str, key: str, *, now: float) -> bool:
+        def delete(conn: Conn) -> bool:
+            old = _current(conn, bucket, key)
+            if old is None:
+                return False
+            conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+            _adjust_bucket(conn, bucket, -old.size, -1)
+            _release(conn, old.manifest, now)
+            return True
+
+        return await self._write(delete)
+
+    async def rename_object(self, bucket: str, key: str, new_key: str, force: bool, now: int) -> None:
+        def rename(conn: Conn) -> None:
+            source = _current(conn, bucket, key)
+            if source is None:
+                raise _missing(key)
+            if new_key == key:
+                return
+            if not force and _current(conn, bucket, new_key) is not None:
+                raise RenameConflict(f"{new_key!r} already exists; pass force=true to replace it")
+            conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+            _adjust_bucket(conn, bucket, -source.size, -1)
+            source.key = new_key
+            source.modified = now
+            _store_object(conn, source, now)
+
+        await self._write(rename)
+
+    async def update_object(
+        self, bucket: str, key: str, *, mime: str | None = None, storage_class: str | None = None
+    ) -> None:
+        def update(conn: Conn) -> None:
+            cursor = conn.execute(
+                "UPDATE objects SET mime = coalesce(?, mime), storage_class = coalesce(?, storage_class)"
+                " WHERE bucket = ? AND key = ?",
+                (mime, storage_class, bucket, key),
+            )
+            if cursor.rowcount == 0:
+                raise _missing(key)
+
+        await self._write(update)
+
+    # ----------------------------------------------------------------- multipart uploads
+
+    async def upload(self, upload_id: str) -> Upload | None:
+        row = await self._one("SELECT id, bucket, key, mime, created FROM uploads WHERE id = ?", (upload_id,))
+        return Upload(*row) if row else None
+
+    async def parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
+        return [
+            Part(upload_id, row[0], BlobRef(row[1], row[2]), row[3], row[4])
+            for row in await self._all(
+                "SELECT number, blob_id, size, etag, sha1 FROM parts WHERE upload_id = ? AND number > ?"
+                " ORDER BY number LIMIT ?",
+                (upload_id, after, limit),
+            )
+        ]
+
+    async def create_upload(self, upload: Upload) -> None:
+        def create(conn: Conn) -> None:
+            _require_bucket(conn, upload.bucket)
+            conn.execute(
+                "INSERT INTO uploads(id, bucket, key, mime, created) VALUES(?, ?, ?, ?, ?)",
+                (upload.id, upload.bucket, upload.key, upload.mime, upload.created),
+            )
+
+        await self._write(create)
+
+    async def put_part(
+        self, part: Part, mime: str | None = None, *, now: float, inline: dict[str, bytes] | None = None
+    ) -> None:
+        def put(conn: Conn) -> None:
+            upload = conn.execute("SELECT bucket FROM uploads WHERE id = ?", (part.upload_id,)).fetchone()
+            if upload is None:
+                raise UploadNotFound()
+            if mime:
+                conn.execute("UPDATE uploads SET mime = ? WHERE id = ?", (mime, part.upload_id))
+            old = conn.execute(
+                "SELECT blob_id, size FROM parts WHERE upload_id = ? AND number = ?", (part.upload_id, part.number)
+            ).fetchone()
+            _insert_inline(conn, inline)
+            _retain(conn, [part.blob])
+            conn.execute(
+                "INSERT INTO parts(upload_id, number, blob_id, size, etag, sha1) VALUES(?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(upload_id, number) DO UPDATE SET blob_id = excluded.blob_id, size = excluded.size,"
+                " etag = excluded.etag, sha1 = excluded.sha1",
+                (part.upload_id, part.number, part.blob.blob_id, part.blob.size, part.etag, part.sha1),
+            )
+            _adjust_bucket(conn, upload[0], part.blob.size - (old[1] if old else 0), 0)
+            if old is not None:
+                _release(conn, [BlobRef(old[0], old[1])], now)
+
+        await self._write(put)
+
+    async def finish_upload(
+        self, upload_id: str, new_key: str | None, build: FinishBuilder, *, now: float, if_absent: bool = False
+    ) -> ObjectRecord:
+        def finish(conn: Conn) -> ObjectRecord:
+            row = conn.execute(
+                "SELECT id, bucket, key, mime, created FROM uploads WHERE id = ?", (upload_id,)
+            ).fetchone()
+            if row is None:
+                raise UploadNotFound()
+            upload = Upload(*row)
+            parts = [
+                Part(upload_id, r[0], BlobRef(r[1], r[2]), r[3], r[4])
+                for r in conn.execute(
+                    "SELECT number, blob_id, size, etag, sha1 FROM parts WHERE upload_id = ? ORDER BY number",
+                    (upload_id,),
+                )
+            ]
+            key = upload.key
+            if new_key and _current(conn, upload.bucket, key) is not None:
+                key = new_key
+            record = build(upload, parts, key)
+            if if_absent and _current(conn, upload.bucket, key) is not None:
+                raise Conflict(f"key {key!r} already exists")
+            conn.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
+            conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+            _adjust_bucket(conn, upload.bucket, -sum(part.blob.size for part in parts), 0)
+            _store_object(conn, record, now)  # the parts' references pass to the object
+            return record
+
+        return await self._write(finish)
+
+    async def abort_upload(self, upload_id: str, *, now: float) -> None:
+        def abort(conn: Conn) -> None:
+            upload = conn.execute("SELECT bucket FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+            if upload is None:
+                raise UploadNotFound()
+            refs = [
+                BlobRef(r[0], r[1])
+                for r in conn.execute("SELECT blob_id, size FROM parts WHERE upload_id = ?", (upload_id,))
+            ]
+            _release(conn, refs, now)
+            _adjust_bucket(conn, upload[0], -sum(ref.size for ref in refs), 0)
+            conn.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
+            conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+
+        await self._write(abort)
+
+    async def uploads_created_before(self, before: int, limit: int) -> list[str]:
+        return [
+            row[0]
+            for row in await self._all(
+                "SELECT id FROM uploads WHERE created < ? ORDER BY created LIMIT ?", (before, limit)
+            )
+        ]
+
+    # ----------------------------------------------------------------- blob garbage
+
+    async def released_blobs(self, before: float, limit: int) -> list[str]:
+        return [
+            row[0]
+            for row in await self._all("SELECT id FROM blobs WHERE refs <= 0 AND released < ? LIMIT ?", (before, limit))
+        ]
+
+    async def inline_data(self, blob_id: str) -> bytes | None:
+        row = await self._one("SELECT data FROM blobs WHERE id = ?", (blob_id,))
+        return row[0] if row else None
+
+    async def blob_known(self, blob_id: str) -> bool:
+        return await self._one("SELECT 1 FROM blobs WHERE id = ?", (blob_id,)) is not None
+
+    async def forget_blobs(self, blob_ids: list[str]) -> list[str]:
+        """Drops the rows of blobs still unreferenced; returns the ids whose files may go."""
+
+        def forget(conn: Conn) -> list[str]:
+            gone = []
+            for blob_id in blob_ids:
+                cursor = conn.execute("DELETE FROM blobs WHERE id = ? AND refs <= 0", (blob_id,))
+                if cursor.rowcount:
+                    gone.append(blob_id)
+            return gone
+
+        return await self._write(forget)
+
+
+def _missing(key: str) -> HoldallError:
+    return FileNotFound(f"file not exist: {key!r}")
