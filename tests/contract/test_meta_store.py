@@ -34,23 +34,29 @@ from holdall.store.meta.base import (
     Token,
     Upload,
 )
+from holdall.store.meta.postgres import PostgresMetaStore
 from holdall.store.meta.sqlite import SqliteMetaStore
 
 NOW = 1_800_000_000.0
 Gateways = tuple[MetaStore, MetaStore]
 
 
-def _sqlite(directory: Path) -> Callable[[], MetaStore]:
+def _sqlite(request: pytest.FixtureRequest, directory: Path) -> Callable[[], MetaStore]:
     path = directory / "meta.sqlite3"
     return lambda: SqliteMetaStore(path)
 
 
-BACKENDS = {"sqlite": _sqlite}
+def _postgres(request: pytest.FixtureRequest, directory: Path) -> Callable[[], MetaStore]:
+    dsn = request.getfixturevalue("postgres").new_database()
+    return lambda: PostgresMetaStore(dsn)
+
+
+BACKENDS = {"sqlite": _sqlite, "postgresql": _postgres}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 async def gateways(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Gateways]:
-    make = BACKENDS[request.param](tmp_path)
+    make = BACKENDS[request.param](request, tmp_path)
     first, second = make(), make()
     yield first, second
     first.close()

@@ -76,7 +76,7 @@ def _insert_inline(conn: Conn, inline: dict[str, bytes] | None) -> None:
 def _retain(conn: Conn, refs: list[BlobRef]) -> None:
     conn.executemany(
         "INSERT INTO blobs(id, size, refs) VALUES(?, ?, 1)"
-        " ON CONFLICT(id) DO UPDATE SET refs = refs + 1, released = NULL",
+        " ON CONFLICT(id) DO UPDATE SET refs = blobs.refs + 1, released = NULL",
         [(ref.blob_id, ref.size) for ref in refs],
     )
 

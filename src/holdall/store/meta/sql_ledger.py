@@ -84,7 +84,7 @@ def _token_row(token: Token) -> tuple[Any, ...]:
 def _add_usage(conn: Conn, account_id: str, region: str, day: int, column: str, amount: float) -> None:
     conn.execute(
         f"INSERT INTO usage(account_id, region, day, {column}) VALUES(?, ?, ?, ?)"
-        f" ON CONFLICT(account_id, region, day) DO UPDATE SET {column} = {column} + excluded.{column}",
+        f" ON CONFLICT(account_id, region, day) DO UPDATE SET {column} = usage.{column} + excluded.{column}",
         (account_id, region, day, amount),
     )
 
@@ -106,7 +106,8 @@ def _accrue_storage(conn: Conn, now: float) -> None:
         return
     spans = day_spans(start, now)
     stored = conn.execute(
-        "SELECT account_id, region, sum(used_bytes) FROM buckets GROUP BY account_id, region HAVING sum(used_bytes) > 0"
+        "SELECT account_id, region, CAST(sum(used_bytes) AS BIGINT) FROM buckets"
+        " GROUP BY account_id, region HAVING sum(used_bytes) > 0"
     ).fetchall()
     for account_id, region, used in stored:
         for day, seconds in spans:
@@ -329,7 +330,7 @@ class SqlLedger(SqlPlumbing):
     def _add_quota(self, conn: Conn, account_id: str, region: str, amounts: dict[str, float]) -> None:
         conn.executemany(
             "INSERT INTO quotas(account_id, region, type, remaining) VALUES(?, ?, ?, ?)"
-            " ON CONFLICT(account_id, region, type) DO UPDATE SET remaining = remaining + excluded.remaining",
+            " ON CONFLICT(account_id, region, type) DO UPDATE SET remaining = quotas.remaining + excluded.remaining",
             [(account_id, region, type_, amount) for type_, amount in amounts.items()],
         )
 

@@ -1,0 +1,161 @@
+"""The metadata store on PostgreSQL (psycopg 3 and psycopg_pool), for many gateways at once.
+
+Reads and writes run on pooled connections in a thread pool, off the event loop. Every write is
+one SERIALIZABLE transaction, retried when PostgreSQL reports a serialization failure or a
+deadlock: the check-then-act rules of :mod:`holdall.store.meta.sql` (bucket caps, ``if_absent``,
+the token limit, 20 a second, the live upload URLs, empty-bucket deletes, multipart finish, the
+storage accrual) were written for SQLite's one writer at a time, and SERIALIZABLE gives each of them
+exactly that guarantee, whichever gateways race: of two transactions that could not have run one
+after the other, one is rolled back and runs again, and then sees the other's result. The caches of
+accounts, buckets, tokens and quotas follow a change feed: a config write sends
+``NOTIFY holdall_config`` in its own transaction; every gateway's listener thread counts the
+notifications (a cache may lag a commit elsewhere by the notification's trip, milliseconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import psycopg
+from psycopg import IsolationLevel, errors
+from psycopg_pool import ConnectionPool
+
+from holdall.store.meta.postgres_schema import migrate
+from holdall.store.meta.sql import SqlMetaStore
+from holdall.store.meta.sql_plumbing import Conn, Cursor, T, Transaction
+
+log = logging.getLogger("holdall.postgres")
+CHANNEL = "holdall_config"
+RETRIES = 20
+POOL_SIZE = 8
+RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected)
+
+
+@functools.lru_cache(maxsize=1024)
+def _placeholders(sql: str) -> str:
+    """The shared SQL's ``?`` placeholders in psycopg's ``%s`` form."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _notifying(fn: Transaction[T], conn: Conn) -> T:
+    result = fn(conn)
+    conn.execute(f"NOTIFY {CHANNEL}")
+    return result
+
+
+class PgConn:
+    """A psycopg connection with the shape :class:`holdall.store.meta.sql_plumbing.Conn` describes."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        return self._conn.execute(_placeholders(sql), tuple(parameters))
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
+        with self._conn.cursor() as cursor:
+            cursor.executemany(_placeholders(sql), [tuple(row) for row in parameters])
+
+
+class PostgresMetaStore(SqlMetaStore):
+    UNIQUE_VIOLATION = (errors.UniqueViolation,)
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        with psycopg.connect(dsn, autocommit=True) as setup:
+            migrate(setup)
+        self._pool = ConnectionPool(dsn, min_size=1, max_size=POOL_SIZE, open=True, kwargs={"autocommit": True})
+        self._executor = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="holdall-pg")
+        self._bumps = itertools.count(1)
+        self._generation = 0
+        self._stop = threading.Event()
+        self._listening = threading.Event()
+        self._listener = threading.Thread(target=self._listen, name="holdall-pg-listen", daemon=True)
+        self._listener.start()
+        self._listening.wait(10)
+        super().__init__()
+
+    # ----------------------------------------------------------------- change feed
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._generation = next(self._bumps)  # whatever happened while not listening is forgotten
+                    self._listening.set()
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=0.5):
+                            self._generation = next(self._bumps)
+            except psycopg.Error as error:
+                log.warning("the change feed's connection failed (%s); reconnecting", error)
+                self._generation = next(self._bumps)
+                self._stop.wait(1)
+
+    def generation(self) -> int:
+        return self._generation
+
+    def bump_generation(self) -> None:
+        self._generation = next(self._bumps)
+        with self._pool.connection() as conn:
+            conn.execute(f"NOTIFY {CHANNEL}")
+
+    async def _write_config(self, fn: Transaction[T]) -> T:
+        """The notification is sent in the write's own transaction, so it goes out when that commits."""
+        try:
+            return await self._write(functools.partial(_notifying, fn))
+        finally:
+            self._generation = next(self._bumps)
+
+    def _write_config_sync(self, fn: Transaction[T]) -> T:
+        try:
+            return self.write_sync(functools.partial(_notifying, fn))
+        finally:
+            self._generation = next(self._bumps)
+
+    # ----------------------------------------------------------------- reads and writes
+
+    def _read_now(self, sql: str, parameters: Sequence[Any], one: bool) -> Any:
+        with self._pool.connection() as conn:
+            cursor = PgConn(conn).execute(sql, parameters)
+            return cursor.fetchone() if one else cursor.fetchall()
+
+    async def _one(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._read_now, sql, parameters, True)
+
+    async def _all(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        rows: list[Any] = await loop.run_in_executor(self._executor, self._read_now, sql, parameters, False)
+        return rows
+
+    def write_sync(self, fn: Transaction[T]) -> T:
+        for attempt in range(RETRIES):
+            try:
+                with self._pool.connection() as conn:
+                    conn.isolation_level = IsolationLevel.SERIALIZABLE
+                    try:
+                        with conn.transaction():
+                            return fn(PgConn(conn))
+                    finally:
+                        conn.isolation_level = None
+            except RETRYABLE:
+                time.sleep(min(0.001 * 2**attempt, 0.1))
+        raise errors.SerializationFailure(f"a write failed {RETRIES} times on serialization conflicts")
+
+    async def _write(self, fn: Transaction[T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.write_sync, fn)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.join(timeout=5)
+        self._executor.shutdown(wait=True)
+        self._pool.close()
