@@ -23,7 +23,8 @@ from holdall.service.cors import CorsRuleError, dump_rules, parse_rules
 from holdall.service.formats import SIGNATURES
 from holdall.service.quotas import UNIT_NAMES, to_raw, to_units
 from holdall.store.meta.base import DOWNLOAD_TRAFFIC, REQUEST_COUNT, STORAGE_VOLUME, Account, Bucket, Project
-from holdall.store.meta.sqlite import SqliteMetaStore
+from holdall.store.meta.open import open_meta
+from holdall.store.meta.sql import SqlMetaStore
 
 T = TypeVar("T")
 
@@ -71,6 +72,16 @@ def _reserve(value: str) -> tuple[int | None, float | None]:
     raise argparse.ArgumentTypeError("expected a number of bytes or a percentage such as 5%")
 
 
+META_HELP = "metadata store: sqlite:///PATH or postgresql://USER@HOST/DB (default: SQLite in --data)"
+
+
+def _meta_url(value: str) -> str:
+    scheme = value.partition("://")[0]
+    if value and scheme not in ("sqlite", "postgresql", "postgres"):
+        raise argparse.ArgumentTypeError("sqlite:///PATH or postgresql://USER@HOST/DB")
+    return value
+
+
 def _inline_limit(value: str) -> int:
     if not is_ascii_uint(value) or int(value) > 1024 * 1024:
         raise argparse.ArgumentTypeError("expected a number of bytes up to 1048576")
@@ -87,7 +98,7 @@ def prepare_data_dir(settings: Settings) -> None:
     for path in (settings.data_dir, *settings.data_dir.glob("meta.*")):
         path.chmod(0o700 if path.is_dir() else 0o600)
     pair, generated = root_key_pair(settings.data_dir)
-    meta = SqliteMetaStore(settings.meta_path)
+    meta = open_meta(settings.meta_target)
     try:
         root = _read(meta.account_by_name(ROOT_ACCOUNT))
         if root is None:
@@ -104,7 +115,7 @@ def prepare_data_dir(settings: Settings) -> None:
         print(f"  HOLDALL_SECRET_KEY={pair.private_key}", flush=True)
 
 
-def _claim_system_buckets(meta: SqliteMetaStore, settings: Settings, root_id: str) -> None:
+def _claim_system_buckets(meta: SqlMetaStore, settings: Settings, root_id: str) -> None:
     """The temp and resource buckets exist from the start and belong to root; if another account
     holds one of the names, temporary uploads would land in its bucket, so the server does not start."""
     for name in settings.system_buckets:
@@ -127,6 +138,7 @@ def serve(args: argparse.Namespace) -> None:
     host, port = args.listen
     settings = Settings(
         data_dir=Path(args.data).resolve(),
+        meta_url=args.meta,
         host=host,
         port=port,
         domain=args.domain.lower(),
@@ -173,23 +185,23 @@ def serve(args: argparse.Namespace) -> None:
 
 
 @contextlib.contextmanager
-def _opened_meta(data: str) -> Iterator[SqliteMetaStore]:
-    meta = _open_meta(data)
+def _opened_meta(args: argparse.Namespace) -> Iterator[SqlMetaStore]:
+    meta = _open_meta(args.data, args.meta)
     try:
         yield meta
     finally:
         meta.close()
 
 
-def _open_meta(data: str) -> SqliteMetaStore:
-    settings = Settings(data_dir=Path(data).resolve())
-    if not settings.meta_path.exists():
+def _open_meta(data: str, meta_url: str) -> SqlMetaStore:
+    settings = Settings(data_dir=Path(data).resolve(), meta_url=meta_url)
+    if not meta_url and not settings.meta_path.exists():
         raise SystemExit(f"holdall: no data directory at {settings.data_dir}; run holdall serve first")
-    return SqliteMetaStore(settings.meta_path)
+    return open_meta(settings.meta_target)
 
 
 def account_create(args: argparse.Namespace) -> None:
-    with _opened_meta(args.data) as meta:
+    with _opened_meta(args) as meta:
         if _read(meta.account_by_name(args.name)) is not None:
             raise SystemExit(f"holdall: account {args.name!r} exists already")
         pair = new_key_pair()
@@ -202,20 +214,20 @@ def account_create(args: argparse.Namespace) -> None:
 
 
 def account_list(args: argparse.Namespace) -> None:
-    with _opened_meta(args.data) as meta:
+    with _opened_meta(args) as meta:
         for account in _read(meta.accounts()):
             state = "disabled" if account.disabled else "active"
             print(f"{account.name}\t{account.public_key}\t{state}")
 
 
 def account_disable(args: argparse.Namespace) -> None:
-    with _opened_meta(args.data) as meta:
+    with _opened_meta(args) as meta:
         if not meta.set_account_disabled_sync(args.name, not args.enable):
             raise SystemExit(f"holdall: no account {args.name!r}")
     print(f"account {args.name} {'enabled' if args.enable else 'disabled'}")
 
 
-def _account(meta: SqliteMetaStore, name: str) -> Account:
+def _account(meta: SqlMetaStore, name: str) -> Account:
     account = _read(meta.account_by_name(name))
     if account is None:
         raise SystemExit(f"holdall: no account {name!r}")
@@ -231,14 +243,14 @@ def quota_grant(args: argparse.Namespace) -> None:
     given = {quota_type: to_raw(quota_type, units) for quota_type, units in amounts.items() if units}
     if not given:
         raise SystemExit("holdall: give --storage-volume, --download-traffic or --request-count")
-    with _opened_meta(args.data) as meta:
+    with _opened_meta(args) as meta:
         account = _account(meta, args.account)
         meta.add_quota_sync(account.id, args.region, given)
     quota_show(args)
 
 
 def quota_show(args: argparse.Namespace) -> None:
-    with _opened_meta(args.data) as meta:
+    with _opened_meta(args) as meta:
         found = _read(meta.quotas(_account(meta, args.account).id))
     if not found:
         print(f"account {args.account}: no quota set, unlimited")
@@ -247,7 +259,7 @@ def quota_show(args: argparse.Namespace) -> None:
 
 
 def bucket_limit(args: argparse.Namespace) -> None:
-    with _opened_meta(args.data) as meta:
+    with _opened_meta(args) as meta:
         bucket = _read(meta.bucket(args.name))
         if bucket is None:
             raise SystemExit(f"holdall: no bucket {args.name!r}")
@@ -262,7 +274,7 @@ def bucket_cors(args: argparse.Namespace) -> None:
         rules = parse_rules(args.rules)
     except CorsRuleError as problem:
         raise SystemExit(f"holdall: {problem}") from None
-    with _opened_meta(args.data) as meta:
+    with _opened_meta(args) as meta:
         if _read(meta.bucket(args.name)) is None:
             raise SystemExit(f"holdall: no bucket {args.name!r}")
         meta.set_bucket_cors_sync(args.name, dump_rules(rules) if rules else "")
@@ -270,7 +282,7 @@ def bucket_cors(args: argparse.Namespace) -> None:
 
 
 def project_create(args: argparse.Namespace) -> None:
-    with _opened_meta(args.data) as meta:
+    with _opened_meta(args) as meta:
         account = _account(meta, args.account)
         project = Project(new_project_id(), account.id, args.name, int(time.time()))
         meta.create_project_sync(project)
@@ -278,7 +290,7 @@ def project_create(args: argparse.Namespace) -> None:
 
 
 def project_list(args: argparse.Namespace) -> None:
-    with _opened_meta(args.data) as meta:
+    with _opened_meta(args) as meta:
         projects = _read(meta.projects(_account(meta, args.account).id))
     print(f"{DEFAULT_PROJECT}\t(the default project)")
     for project in projects:
@@ -391,6 +403,7 @@ def main(argv: list[str] | None = None) -> None:
 
     run = commands.add_parser("serve", help="run the server")
     run.add_argument("--data", default="holdall-data", help="data directory (default ./holdall-data)")
+    run.add_argument("--meta", default="", type=_meta_url, help=META_HELP)
     run.add_argument("--listen", type=_listen, default=("127.0.0.1", 9000), help="HOST:PORT (default 127.0.0.1:9000)")
     run.add_argument("--domain", default="localhost", help="<bucket>.<domain> is a bucket host (default localhost)")
     run.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
@@ -483,6 +496,7 @@ def main(argv: list[str] | None = None) -> None:
     _add_presign_command(commands)
     for sub in (create, listing, disable, *_add_admin_commands(commands)):
         sub.add_argument("--data", default="holdall-data", help="data directory (default ./holdall-data)")
+        sub.add_argument("--meta", default="", type=_meta_url, help=META_HELP)
 
     args = parser.parse_args(argv)
     try:

@@ -12,6 +12,8 @@ DEFAULT_RESERVE = 256 * 1024**2
 @dataclass(slots=True)
 class Settings:
     data_dir: Path = Path("holdall-data")
+    meta_url: str = ""
+    """Where metadata lives: ``sqlite:///PATH`` or ``postgresql://…``; empty: SQLite in the data directory."""
     host: str = "127.0.0.1"
     port: int = 9000
     domain: str = "localhost"
@@ -66,6 +68,10 @@ class Settings:
     @property
     def meta_path(self) -> Path:
         return self.data_dir / "meta.sqlite3"
+
+    @property
+    def meta_target(self) -> str:
+        return self.meta_url or f"sqlite://{self.meta_path.resolve()}"
 
     @property
     def blob_dir(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import requests
 from ufile.auth import Auth
 from ufile.baseufile import BaseUFile
 
-from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server
+from tests.e2e.server import _META_URLS, ACCESS_KEY, SECRET_KEY, Server, meta_args
 
 
 def signed_headers(
@@ -68,7 +69,7 @@ def raw_request(server: Server, payload: bytes, half_close: bool = True) -> byte
 
 def holdall_cli(data_dir: Path, *args: str) -> str:
     """Runs ``holdall <args> --data <data_dir>`` and returns what it printed."""
-    command = [sys.executable, "-m", "holdall", *args, "--data", str(data_dir)]
+    command = [sys.executable, "-m", "holdall", *args, "--data", str(data_dir), *meta_args(data_dir)]
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout
 
 
@@ -95,3 +96,17 @@ def api(server: Server, action: str, keys: tuple[str, str] = (ACCESS_KEY, SECRET
 def numbered(name: str, values: list[str]) -> dict[str, str]:
     """``AllowedOps=[a, b]`` → ``{"AllowedOps.0": a, "AllowedOps.1": b}``."""
     return {f"{name}.{index}": value for index, value in enumerate(values)}
+
+
+def count_rows(data_dir: Path, table: str) -> int:
+    """Rows of a metadata table, read from whichever store the server of ``data_dir`` uses."""
+    if data_dir in _META_URLS:
+        import psycopg
+
+        with psycopg.connect(_META_URLS[data_dir]) as conn:
+            row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    else:
+        with sqlite3.connect(f"file:{data_dir / 'meta.sqlite3'}?mode=ro", uri=True) as conn:
+            row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    assert row is not None
+    return int(row[0])

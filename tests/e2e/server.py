@@ -9,11 +9,24 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ACCESS_KEY = "HATESTROOTACCESSKEY0"
 SECRET_KEY = "holdall-test-root-secret-key"
+new_metadata_url: Callable[[], str] | None = None
+"""Set when the suite runs on PostgreSQL: a fresh database for each data directory."""
+_META_URLS: dict[Path, str] = {}
+
+
+def meta_args(data: Path) -> list[str]:
+    """``--meta URL`` for a data directory's own database, when the suite runs on PostgreSQL."""
+    if new_metadata_url is None:
+        return []
+    if data not in _META_URLS:
+        _META_URLS[data] = new_metadata_url()
+    return ["--meta", _META_URLS[data]]
 
 
 def free_port() -> int:
@@ -54,6 +67,7 @@ class Server:
             "--data", str(self.data),
             "--listen", f"127.0.0.1:{self.port}",
             "--clock-file", str(self.clock_file),
+            *meta_args(self.data),
             *self.extra,
         ]  # fmt: skip
         with open(self.log_path, "ab") as log:

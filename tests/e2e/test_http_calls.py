@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import sqlite3
 import subprocess
-import sys
 import time
 import uuid
 from email.utils import formatdate
@@ -18,7 +16,7 @@ from ufile import filemanager
 from ufile.bucketmanager import BucketManager
 from ufile.util import file_etag
 
-from tests.e2e.helpers import call, create_account, raw_request, signed_headers
+from tests.e2e.helpers import call, count_rows, create_account, holdall_cli, raw_request, signed_headers
 from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server
 
 MiB = 1024 * 1024
@@ -51,9 +49,7 @@ def blob_files(server: Server) -> set[str]:
 
 
 def blob_rows(server: Server) -> int:
-    with sqlite3.connect(f"file:{server.data / 'meta.sqlite3'}?mode=ro", uri=True) as conn:
-        count: int = conn.execute("SELECT count(*) FROM blobs").fetchone()[0]
-        return count
+    return count_rows(server.data, "blobs")
 
 
 def test_content_md5_hex_and_base64(server: Server, bucket: str) -> None:
@@ -356,18 +352,12 @@ def test_bucket_type_and_account_changes_reach_every_worker_at_once(server: Serv
     assert other.createbucket(mine, "cn-bj", "private")[0]["RetCode"] == 0
     assert call(server, "PUT", mine, "x", data=b"1", keys=keys).status_code == 200
     name_of_account = None
-    listing = subprocess.run(
-        [sys.executable, "-m", "holdall", "account", "list", "--data", str(server.data)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+    listing = holdall_cli(server.data, "account", "list")
     for line in listing.splitlines():
         if keys[0] in line:
             name_of_account = line.split("\t")[0]
     assert name_of_account
-    subprocess.run(
-        [sys.executable, "-m", "holdall", "account", "disable", name_of_account, "--data", str(server.data)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    holdall_cli(server.data, "account", "disable", name_of_account)
     refused = {
         call(server, "GET", mine, "x", keys=keys, headers={"Connection": "close"}).status_code for _ in range(10)
     }

@@ -14,7 +14,7 @@ import requests
 from ufile.auth import Auth
 
 from tests.e2e.helpers import api, create_account
-from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server
+from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server, meta_args
 
 SYSTEM = ("holdall-temp", "holdall-resources")
 
@@ -43,7 +43,8 @@ def test_a_squatted_name_stops_the_server(tmp_path: Path) -> None:
     finally:
         first.stop()
     env = {"HOLDALL_ACCESS_KEY": ACCESS_KEY, "HOLDALL_SECRET_KEY": SECRET_KEY, "PATH": "/usr/bin:/bin"}
-    command = [sys.executable, "-m", "holdall", "serve", "--data", str(first.data), "--listen", "127.0.0.1:1"]
+    command = [sys.executable, "-m", "holdall", "serve", "--data", str(first.data), *meta_args(first.data)]
+    command += ["--listen", "127.0.0.1:1"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "'holdall-temp' belongs to another account" in done.stderr, done.stderr

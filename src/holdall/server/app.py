@@ -34,14 +34,15 @@ from holdall.service.tempaccess import TempAccess
 from holdall.service.tokens import TokenService
 from holdall.service.usage import Meter
 from holdall.store.blobs.file import FileBlobStore
-from holdall.store.meta.sqlite import SqliteMetaStore
+from holdall.store.meta.open import open_meta
+from holdall.store.meta.sql import SqlMetaStore
 
 log = logging.getLogger("holdall.server")
 
 
 @dataclass(slots=True)
 class Components:
-    meta: SqliteMetaStore
+    meta: SqlMetaStore
     executor: ThreadPoolExecutor
     data: DataPlane
     api: ManagementApi
@@ -53,7 +54,7 @@ class Components:
 
 def build(settings: Settings) -> Components:
     clock.use_clock_file(settings.clock_file)
-    meta = SqliteMetaStore(settings.meta_path)
+    meta = open_meta(settings.meta_target)
     blobs = FileBlobStore(settings.blob_dir)
     executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="holdall-io")
     objects = ObjectService(settings, meta, blobs, executor)
