@@ -255,3 +255,14 @@ async def test_a_released_blob_referenced_again_is_not_forgotten(gateways: Gatew
     await two.put_object(again, bucket_id=target.id, now=NOW)
     assert await one.forget_blobs([blob]) == []
     assert await two.blob_known(blob)
+
+
+async def test_one_gateway_at_a_time_holds_a_lease(gateways: Gateways) -> None:
+    one, two = gateways
+    name = f"job-{uuid.uuid4().hex[:8]}"
+    results = await outcomes([store.hold_lease(name, f"holder-{i}", 30, NOW) for i, store in enumerate((one, two) * 4)])
+    assert results.count(True) == 1 and results.count(False) == 7
+    winner = f"holder-{results.index(True)}"
+    assert await two.hold_lease(name, winner, 30, NOW + 10)  # the holder renews
+    assert not await one.hold_lease(name, "someone-else", 30, NOW + 39)
+    assert await one.hold_lease(name, "someone-else", 30, NOW + 41)  # expired: taken over

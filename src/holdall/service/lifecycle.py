@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from holdall import clock
@@ -23,6 +26,7 @@ log = logging.getLogger("holdall.lifecycle")
 BATCH = 500
 STRAY_GRACE = 3600
 TEMP_CREDENTIAL_GRACE = 3600
+LEASE_SECONDS = 30.0
 
 
 class Sweeper:
@@ -31,14 +35,23 @@ class Sweeper:
         self.meta = meta
         self.blobs = blobs
         self.executor = executor
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def run_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.sweep_interval)
             try:
-                await self.sweep()
+                await self.sweep_if_leader()
             except Exception:
                 log.exception("sweep failed; trying again next round")
+
+    async def sweep_if_leader(self) -> dict[str, int] | None:
+        """Sweeps when this process holds the sweeper's lease: one process of all gateways at a time
+        (each step also claims its rows atomically, so an overlap after a lease expires is harmless)."""
+        lease = max(3.0 * self.settings.sweep_interval, LEASE_SECONDS)
+        if not await self.meta.hold_lease("sweeper", self.holder, lease, clock.now()):
+            return None
+        return await self.sweep()
 
     async def sweep(self) -> dict[str, int]:
         uploads = await self.expire_uploads()

@@ -240,6 +240,14 @@ class AccountStore(Protocol):
         ...
 
 
+class LeaseStore(Protocol):
+    async def hold_lease(self, name: str, holder: str, seconds: float, now: float) -> bool:
+        """Takes or renews the lease ``name`` for ``holder`` until ``now + seconds``, unless another
+        holder's lease on it has not expired: then False. One upsert, so of gateways racing for a free
+        lease exactly one gets it."""
+        ...
+
+
 class LedgerStore(Protocol):
     """Quota balances and daily usage, per account and region."""
 
@@ -341,7 +349,7 @@ class BlobRefStore(Protocol):
         ...
 
 
-class MetaStore(ChangeFeed, AccountStore, LedgerStore, BucketStore, ObjectStore, BlobRefStore, Protocol):
+class MetaStore(ChangeFeed, AccountStore, LeaseStore, LedgerStore, BucketStore, ObjectStore, BlobRefStore, Protocol):
     """The whole metadata contract; each backend implements every aggregate."""
 
     def close(self) -> None: ...

@@ -69,6 +69,10 @@ CREATE TABLE upload_urls(
 CREATE TABLE nonces(nonce TEXT PRIMARY KEY, expire_time BIGINT NOT NULL);
 CREATE INDEX nonces_expiry ON nonces(expire_time);
 """,
+    # 2: leases of background jobs, so that one gateway at a time runs each
+    """
+CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires DOUBLE PRECISION NOT NULL);
+""",
 )
 
 

@@ -299,6 +299,18 @@ class SqlLedger(SqlPlumbing):
 
         return await self._write(use)
 
+    async def hold_lease(self, name: str, holder: str, seconds: float, now: float) -> bool:
+        def hold(conn: Conn) -> bool:
+            cursor = conn.execute(
+                "INSERT INTO leases(name, holder, expires) VALUES(?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires"
+                " WHERE leases.holder = excluded.holder OR leases.expires < ?",
+                (name, holder, now + seconds, now),
+            )
+            return cursor.rowcount == 1
+
+        return await self._write(hold)
+
     async def forget_temp_credentials(self, before: int) -> int:
         def forget(conn: Conn) -> int:
             conn.execute("DELETE FROM upload_urls WHERE expire_time < ?", (before,))

@@ -83,6 +83,10 @@ ALTER TABLE buckets ADD COLUMN cors TEXT NOT NULL DEFAULT '';
 CREATE TABLE nonces(nonce TEXT PRIMARY KEY, expire_time INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX nonces_expiry ON nonces(expire_time);
 """,
+    # 6: leases of background jobs, so that one gateway at a time runs each
+    """
+CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL) WITHOUT ROWID;
+""",
 )
 
 
