@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from holdall.client.presign import DIALECTS, presign_url
 from holdall.config import GiB, Settings
+from holdall.errors import NameTaken
 from holdall.keys import ACCESS_ENV, CREDENTIALS_FILE, ROOT_ACCOUNT, SECRET_ENV, new_key_pair, root_key_pair
 from holdall.parsing import is_ascii_uint
 from holdall.service.buckets import DEFAULT_PROJECT, new_bucket_id, new_project_id
@@ -103,8 +104,14 @@ def prepare_data_dir(settings: Settings) -> None:
         root = _read(meta.account_by_name(ROOT_ACCOUNT))
         if root is None:
             root = Account(uuid.uuid4().hex, ROOT_ACCOUNT, pair.public_key, pair.private_key, False, int(time.time()))
-            meta.create_account_sync(root)
-        elif (root.public_key, root.private_key) != (pair.public_key, pair.private_key):
+            try:
+                meta.create_account_sync(root)
+            except meta.UNIQUE_VIOLATION:  # another gateway, starting at the same time, made it
+                found = _read(meta.account_by_name(ROOT_ACCOUNT))
+                if found is None:
+                    raise SystemExit("holdall: another account holds the root key pair's access key") from None
+                root = found
+        if (root.public_key, root.private_key) != (pair.public_key, pair.private_key):
             meta.set_account_keys_sync(ROOT_ACCOUNT, pair.public_key, pair.private_key)
         _claim_system_buckets(meta, settings, root.id)
     finally:
@@ -122,10 +129,13 @@ def _claim_system_buckets(meta: SqlMetaStore, settings: Settings, root_id: str) 
         bucket = _read(meta.bucket(name))
         if bucket is None:
             now = int(time.time())
-            meta.create_bucket_sync(
-                Bucket(name, new_bucket_id(), root_id, DEFAULT_PROJECT, "private", settings.region, now, now)
-            )
-        elif bucket.account_id != root_id:
+            made = Bucket(name, new_bucket_id(), root_id, DEFAULT_PROJECT, "private", settings.region, now, now)
+            try:
+                meta.create_bucket_sync(made)
+                continue
+            except NameTaken:  # another gateway, starting at the same time, made it
+                bucket = _read(meta.bucket(name))
+        if bucket is None or bucket.account_id != root_id:
             raise SystemExit(
                 f"holdall: bucket {name!r} belongs to another account, but holdall keeps it for temporary"
                 f" uploads; remove that bucket, or start with --temp-bucket/--resource-bucket naming free ones"
