@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import sys
@@ -80,6 +81,8 @@ def _meta_url(value: str) -> str:
     scheme = value.partition("://")[0]
     if value and scheme not in ("sqlite", "postgresql", "postgres"):
         raise argparse.ArgumentTypeError("sqlite:///PATH or postgresql://USER@HOST/DB")
+    if scheme in ("postgresql", "postgres") and importlib.util.find_spec("psycopg_pool") is None:
+        raise argparse.ArgumentTypeError("PostgreSQL needs its driver: pip install '.[postgres]' in holdall's checkout")
     return value
 
 
@@ -99,7 +102,7 @@ def prepare_data_dir(settings: Settings) -> None:
     for path in (settings.data_dir, *settings.data_dir.glob("meta.*")):
         path.chmod(0o700 if path.is_dir() else 0o600)
     pair, generated = root_key_pair(settings.data_dir)
-    meta = open_meta(settings.meta_target)
+    meta = _open_target(settings.meta_target)
     try:
         root = _read(meta.account_by_name(ROOT_ACCOUNT))
         if root is None:
@@ -207,7 +210,21 @@ def _open_meta(data: str, meta_url: str) -> SqlMetaStore:
     settings = Settings(data_dir=Path(data).resolve(), meta_url=meta_url)
     if not meta_url and not settings.meta_path.exists():
         raise SystemExit(f"holdall: no data directory at {settings.data_dir}; run holdall serve first")
-    return open_meta(settings.meta_target)
+    return _open_target(settings.meta_target)
+
+
+def _open_target(url: str) -> SqlMetaStore:
+    try:
+        return open_meta(url)
+    except Exception as error:  # a server that is down, a wrong password, a path that is no directory
+        raise SystemExit(f"holdall: cannot open the metadata store {_redacted(url)}: {error}".strip()) from None
+
+
+def _redacted(url: str) -> str:
+    """The URL without a password it may carry."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}{credentials.partition(':')[0]}{at}{host}" if at else url
 
 
 def account_create(args: argparse.Namespace) -> None:
