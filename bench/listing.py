@@ -42,9 +42,10 @@ def free_port() -> int:
         return port
 
 
-def serve(data: Path, port: int) -> subprocess.Popen[bytes]:
+def serve(data: Path, port: int, meta: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "HOLDALL_ACCESS_KEY": ACCESS, "HOLDALL_SECRET_KEY": SECRET}
     command = [sys.executable, "-m", "holdall", "serve", "--data", str(data), "--listen", f"127.0.0.1:{port}"]
+    command += ["--meta", meta] if meta else []
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -58,6 +59,19 @@ def serve(data: Path, port: int) -> subprocess.Popen[bytes]:
 
 def key_of(index: int) -> str:
     return f"dir{index // 10000:03d}/sub{index // 1000 % 10}/file{index:08d}.bin"
+
+
+def fill_postgres(dsn: str, count: int) -> None:
+    import psycopg
+
+    now = int(time.time())
+    with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
+        columns = "bucket, key, size, etag, mime, storage_class, created, modified, manifest"
+        with cursor.copy(f"COPY objects({columns}) FROM STDIN") as copy:
+            for i in range(count):
+                copy.write_row((BUCKET, key_of(i), 1, "AAAAAA==", "application/octet-stream", "STANDARD", now, now, ""))
+        cursor.execute("UPDATE buckets SET object_count = %s, used_bytes = %s WHERE name = %s", (count, count, BUCKET))
+        cursor.execute("ANALYZE objects")
 
 
 def fill(data: Path, count: int) -> None:
@@ -79,20 +93,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--meta", default="sqlite", help="sqlite, or postgresql (a throwaway server)")
     args = parser.parse_args()
+    if args.meta == "postgresql":
+        sys.path.insert(0, str(Path(__file__).parent.parent))
+        from tests.postgres import PostgresServer
+
+        database = PostgresServer().start()
+        try:
+            measure(args, database.new_database())
+        finally:
+            database.stop()
+    else:
+        measure(args, "")
+
+
+def measure(args: argparse.Namespace, meta: str) -> None:
     with tempfile.TemporaryDirectory() as work:
         data = Path(work) / "data"
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        process = serve(data, port)
+        process = serve(data, port, meta)
         ufile.bucketmanager.UCLOUD_API_URL = url
         assert ufile.bucketmanager.BucketManager(ACCESS, SECRET).createbucket(BUCKET, "cn-bj")[0]["RetCode"] == 0
         process.terminate()
         process.wait(30)
         started = time.monotonic()
-        fill(data, args.keys)
+        fill_postgres(meta, args.keys) if meta else fill(data, args.keys)
         print(f"{args.keys:,} keys written in {time.monotonic() - started:.1f} s")
-        process = serve(data, port)
+        process = serve(data, port, meta)
         config.set_default(uploadsuffix=f".localhost:{port}", downloadsuffix=f".localhost:{port}")
         manager = filemanager.FileManager(ACCESS, SECRET)
         middle = key_of(args.keys // 2)

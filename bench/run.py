@@ -130,12 +130,18 @@ class Target:
 # ----------------------------------------------------------------- servers
 
 
+META_URL = ""
+"""``--meta`` for holdall: empty for SQLite in its data directory."""
+
+
 @contextmanager
 def holdall_server(work: Path, workers: int) -> Iterator[Target]:
     port = free_port()
     env = {**os.environ, "HOLDALL_ACCESS_KEY": ACCESS, "HOLDALL_SECRET_KEY": SECRET}
     command = [sys.executable, "-m", "holdall", "serve", "--data", str(work / "holdall"), "--listen",
                f"127.0.0.1:{port}", "--workers", str(workers), "--max-object-size", str(1 << 30)]  # fmt: skip
+    if META_URL:
+        command += ["--meta", META_URL]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:
         wait_port(port)
@@ -304,8 +310,34 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="holdall and nginx worker processes (default 2)")
     parser.add_argument("--servers", default="holdall,nginx,moto")
     parser.add_argument("--cases", default="GET-1KiB,PUT-1KiB,GET-64MiB,PUT-64MiB")
+    parser.add_argument(
+        "--meta", default="sqlite", help="holdall's metadata: sqlite, postgresql (a throwaway server), or a URL"
+    )
     args = parser.parse_args()
+    with metadata(args.meta):
+        run(args)
 
+
+@contextmanager
+def metadata(choice: str) -> Iterator[None]:
+    """Points holdall at its metadata store; ``postgresql`` starts one from the machine's binaries."""
+    global META_URL
+    if choice != "postgresql":
+        META_URL = "" if choice == "sqlite" else choice
+        yield
+        return
+    sys.path.insert(0, str(HERE.parent))
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    try:
+        META_URL = server.new_database()
+        yield
+    finally:
+        server.stop()
+
+
+def run(args: argparse.Namespace) -> None:
     cases = [tuple(case.split("-", 1)) for case in args.cases.split(",")]
     table: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="holdall-bench-", dir=os.environ.get("BENCH_DIR")) as tmp:

@@ -266,3 +266,23 @@ async def test_one_gateway_at_a_time_holds_a_lease(gateways: Gateways) -> None:
     assert await two.hold_lease(name, winner, 30, NOW + 10)  # the holder renews
     assert not await one.hold_lease(name, "someone-else", 30, NOW + 39)
     assert await one.hold_lease(name, "someone-else", 30, NOW + 41)  # expired: taken over
+
+
+async def test_a_bucket_deleted_amid_writes_leaves_nothing_behind(gateways: Gateways) -> None:
+    one, two = gateways
+    owner = await account(one)
+    for _ in range(3):
+        target = await bucket(one, owner)
+        writes = [
+            store.put_object(record(target, f"k{i}", 10), bucket_id=target.id, now=NOW)
+            for i, store in enumerate((one, two) * 5)
+        ]
+        results = await outcomes([*writes[:5], two.delete_bucket(target.name), *writes[5:]])
+        if results[5] is None:  # deleted: every write failed, or landed before and made the delete fail
+            assert await one.objects(target.name, "", "", 100) == []
+            remade = Bucket(target.name, uuid.uuid4().hex, owner.id, "default", "private", "cn-bj", 0, 0)
+            await one.create_bucket(remade)
+            usage = await two.bucket_usage(target.name)
+            assert (usage.used_bytes, usage.object_count) == (0, 0)
+        else:
+            assert isinstance(results[5], NotEmpty), results[5]

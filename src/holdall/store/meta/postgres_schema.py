@@ -73,6 +73,14 @@ CREATE INDEX nonces_expiry ON nonces(expire_time);
     """
 CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires DOUBLE PRECISION NOT NULL);
 """,
+    # 3: bucket counters in shards, so writers on many gateways do not queue on one row
+    """
+CREATE TABLE bucket_usage(
+    bucket TEXT COLLATE "C" NOT NULL, shard INTEGER NOT NULL, used_bytes BIGINT NOT NULL DEFAULT 0,
+    object_count BIGINT NOT NULL DEFAULT 0, PRIMARY KEY(bucket, shard));
+INSERT INTO bucket_usage(bucket, shard, used_bytes, object_count)
+    SELECT name, 0, used_bytes, object_count FROM buckets;
+""",
 )
 
 

@@ -6,6 +6,7 @@ as the objects themselves, so that a bucket's caps hold however many writers rac
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from holdall.errors import (
@@ -41,6 +42,10 @@ _OBJECT_COLUMNS = "bucket, key, size, etag, mime, created, modified, manifest, s
 _OBJECT_COLUMNS_O = ", ".join("o." + column.strip() for column in _OBJECT_COLUMNS.split(","))
 _BUCKET_COLUMNS = "name, id, account_id, project_id, type, region, created, modified, max_bytes, max_objects, cors"
 _ACCOUNT_COLUMNS = "id, name, public_key, private_key, disabled, created"
+USAGE = (
+    "SELECT CAST(coalesce(sum(used_bytes), 0) AS BIGINT), CAST(coalesce(sum(object_count), 0) AS BIGINT)"
+    " FROM bucket_usage WHERE bucket = ?"
+)
 OBJECT_FOR_READ = (
     f"SELECT {_OBJECT_COLUMNS_O}, b.data FROM objects o LEFT JOIN blobs b ON b.id = o.inline_blob"
     " WHERE o.bucket = ? AND o.key = ?"
@@ -93,29 +98,44 @@ def _current(conn: Conn, bucket: str, key: str) -> ObjectRecord | None:
     return _object(row) if row else None
 
 
-def _require_bucket(conn: Conn, bucket: str, bucket_id: str | None = None) -> None:
-    """The bucket exists, and when ``bucket_id`` is given it is still that very bucket."""
-    row = conn.execute("SELECT id FROM buckets WHERE name = ?", (bucket,)).fetchone()
+SHARDS = 16
+"""Rows a bucket's counters are spread over; a write that must check a cap counts into shard 0."""
+
+
+def _require_bucket(conn: Conn, bucket: str, bucket_id: str | None = None, share: str = "") -> tuple[int, int]:
+    """The bucket's caps (max bytes, max objects), once it is known to exist and, when ``bucket_id`` is
+    given, to be still that very bucket. ``share`` is the backend's row lock that keeps a concurrent
+    bucket delete waiting until this transaction ends (``FOR SHARE``)."""
+    row = conn.execute(f"SELECT id, max_bytes, max_objects FROM buckets WHERE name = ?{share}", (bucket,)).fetchone()
     if row is None or (bucket_id is not None and row[0] != bucket_id):
         raise BucketNotFound(f"bucket not exist: {bucket!r} (deleted while the request ran)")
+    return int(row[1]), int(row[2])
+
+
+def _capped(caps: tuple[int, int], added_bytes: int, added_objects: int) -> bool:
+    """Whether a change grows something the bucket caps (then writers to it must run one at a time)."""
+    return bool((added_bytes > 0 and caps[0]) or (added_objects > 0 and caps[1]))
 
 
 def _adjust_bucket(conn: Conn, bucket: str, added_bytes: int, added_objects: int) -> None:
-    """Counts bytes and objects into (or out of) ``bucket``; refuses growth beyond its caps."""
+    """Counts bytes and objects into (or out of) ``bucket``; refuses growth beyond its caps. A growth
+    that a cap limits runs with the bucket's writers serialized (its caller saw to that)."""
     if not added_bytes and not added_objects:
         return
+    caps = conn.execute("SELECT max_bytes, max_objects FROM buckets WHERE name = ?", (bucket,)).fetchone()
+    capped = caps is not None and _capped((caps[0], caps[1]), added_bytes, added_objects)
+    shard = 0 if capped else random.randrange(SHARDS)
     conn.execute(
-        "UPDATE buckets SET used_bytes = used_bytes + ?, object_count = object_count + ? WHERE name = ?",
-        (added_bytes, added_objects, bucket),
+        "INSERT INTO bucket_usage(bucket, shard, used_bytes, object_count) VALUES(?, ?, ?, ?)"
+        " ON CONFLICT(bucket, shard) DO UPDATE SET used_bytes = bucket_usage.used_bytes + excluded.used_bytes,"
+        " object_count = bucket_usage.object_count + excluded.object_count",
+        (bucket, shard, added_bytes, added_objects),
     )
-    if added_bytes <= 0 and added_objects <= 0:
+    if not capped:
         return
-    row = conn.execute(
-        "SELECT used_bytes, object_count, max_bytes, max_objects FROM buckets WHERE name = ?", (bucket,)
-    ).fetchone()
-    if row is None:
-        return
-    used, count, max_bytes, max_objects = row
+    row = conn.execute(USAGE, (bucket,)).fetchone()
+    used, count = int(row[0] or 0), int(row[1] or 0)
+    max_bytes, max_objects = caps
     if added_bytes > 0 and max_bytes and used > max_bytes:
         raise QuotaExceeded(
             f"bucket {bucket!r} is capped at {max_bytes} bytes; it holds {used - added_bytes}"
@@ -284,8 +304,8 @@ class SqlMetaStore(SqlLedger):
         )
 
     async def bucket_usage(self, name: str) -> BucketUsage:
-        row = await self._one("SELECT used_bytes, object_count FROM buckets WHERE name = ?", (name,))
-        return BucketUsage(*row) if row else BucketUsage(0, 0)
+        row = await self._one(USAGE, (name,))
+        return BucketUsage(int(row[0]), int(row[1])) if row else BucketUsage(0, 0)
 
     def _set_caps(self, conn: Conn, name: str, max_bytes: int, max_objects: int) -> None:
         conn.execute("UPDATE buckets SET max_bytes = ?, max_objects = ? WHERE name = ?", (max_bytes, max_objects, name))
@@ -307,11 +327,16 @@ class SqlMetaStore(SqlLedger):
 
     async def delete_bucket(self, name: str) -> None:
         def delete(conn: Conn) -> None:
+            # No write into it slips between the check and the delete: serialized writers queue on the
+            # lock, the others hold the bucket's row shared until they commit.
+            self._serialize(conn, f"bucket:{name}")
+            conn.execute(f"SELECT 1 FROM buckets WHERE name = ?{self.ROW_UPDATE}", (name,))
             if conn.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
                 raise NotEmpty(f"bucket {name!r} still holds objects")
             if conn.execute("SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1", (name,)).fetchone():
                 raise NotEmpty(f"bucket {name!r} has unfinished multipart uploads")
             conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
+            conn.execute("DELETE FROM bucket_usage WHERE bucket = ?", (name,))
 
         await self._write_config(delete)
 
@@ -362,6 +387,9 @@ class SqlMetaStore(SqlLedger):
         inline: dict[str, bytes] | None = None,
     ) -> None:
         def put(conn: Conn) -> None:
+            caps = _require_bucket(conn, record.bucket, bucket_id, self.ROW_SHARE)
+            if if_absent or any(caps):  # if_absent and the caps must see every earlier write to the bucket
+                self._serialize(conn, f"bucket:{record.bucket}")
             if if_absent and _current(conn, record.bucket, record.key) is not None:
                 raise Conflict(f"key {record.key!r} already exists")
             _insert_inline(conn, inline)
@@ -372,6 +400,7 @@ class SqlMetaStore(SqlLedger):
 
     async def delete_object(self, bucket: str, key: str, *, now: float) -> bool:
         def delete(conn: Conn) -> bool:
+            self._serialize(conn, f"bucket:{bucket}")
             old = _current(conn, bucket, key)
             if old is None:
                 return False
@@ -384,6 +413,7 @@ class SqlMetaStore(SqlLedger):
 
     async def rename_object(self, bucket: str, key: str, new_key: str, force: bool, now: int) -> None:
         def rename(conn: Conn) -> None:
+            self._serialize(conn, f"bucket:{bucket}")
             source = _current(conn, bucket, key)
             if source is None:
                 raise _missing(key)
@@ -431,7 +461,7 @@ class SqlMetaStore(SqlLedger):
 
     async def create_upload(self, upload: Upload) -> None:
         def create(conn: Conn) -> None:
-            _require_bucket(conn, upload.bucket)
+            _require_bucket(conn, upload.bucket, share=self.ROW_SHARE)
             conn.execute(
                 "INSERT INTO uploads(id, bucket, key, mime, created) VALUES(?, ?, ?, ?, ?)",
                 (upload.id, upload.bucket, upload.key, upload.mime, upload.created),
@@ -443,9 +473,7 @@ class SqlMetaStore(SqlLedger):
         self, part: Part, mime: str | None = None, *, now: float, inline: dict[str, bytes] | None = None
     ) -> None:
         def put(conn: Conn) -> None:
-            upload = conn.execute("SELECT bucket FROM uploads WHERE id = ?", (part.upload_id,)).fetchone()
-            if upload is None:
-                raise UploadNotFound()
+            upload = self._locked_upload(conn, part.upload_id)
             if mime:
                 conn.execute("UPDATE uploads SET mime = ? WHERE id = ?", (mime, part.upload_id))
             old = conn.execute(
@@ -469,6 +497,7 @@ class SqlMetaStore(SqlLedger):
         self, upload_id: str, new_key: str | None, build: FinishBuilder, *, now: float, if_absent: bool = False
     ) -> ObjectRecord:
         def finish(conn: Conn) -> ObjectRecord:
+            self._locked_upload(conn, upload_id)  # of racing finishes, the first wins; the rest find none
             row = conn.execute(
                 "SELECT id, bucket, key, mime, created FROM uploads WHERE id = ?", (upload_id,)
             ).fetchone()
@@ -496,11 +525,20 @@ class SqlMetaStore(SqlLedger):
 
         return await self._write(finish)
 
+    def _locked_upload(self, conn: Conn, upload_id: str) -> tuple[str]:
+        """The upload's bucket, with the bucket's writes serialized; UploadNotFound when it is gone."""
+        row = conn.execute("SELECT bucket FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+        if row is None:
+            raise UploadNotFound()
+        self._serialize(conn, f"bucket:{row[0]}")
+        row = conn.execute("SELECT bucket FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+        if row is None:
+            raise UploadNotFound()
+        return (str(row[0]),)
+
     async def abort_upload(self, upload_id: str, *, now: float) -> None:
         def abort(conn: Conn) -> None:
-            upload = conn.execute("SELECT bucket FROM uploads WHERE id = ?", (upload_id,)).fetchone()
-            if upload is None:
-                raise UploadNotFound()
+            upload = self._locked_upload(conn, upload_id)
             refs = [
                 BlobRef(r[0], r[1])
                 for r in conn.execute("SELECT blob_id, size FROM parts WHERE upload_id = ?", (upload_id,))

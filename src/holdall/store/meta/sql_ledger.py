@@ -106,8 +106,8 @@ def _accrue_storage(conn: Conn, now: float) -> None:
         return
     spans = day_spans(start, now)
     stored = conn.execute(
-        "SELECT account_id, region, CAST(sum(used_bytes) AS BIGINT) FROM buckets"
-        " GROUP BY account_id, region HAVING sum(used_bytes) > 0"
+        "SELECT b.account_id, b.region, CAST(sum(u.used_bytes) AS BIGINT) FROM buckets b"
+        " JOIN bucket_usage u ON u.bucket = b.name GROUP BY b.account_id, b.region HAVING sum(u.used_bytes) > 0"
     ).fetchall()
     for account_id, region, used in stored:
         for day, seconds in spans:
@@ -183,6 +183,7 @@ class SqlLedger(SqlPlumbing):
 
     async def create_token(self, token: Token, limit: int) -> None:
         def create(conn: Conn) -> None:
+            self._serialize(conn, f"account:{token.account_id}")  # the count and the insert, alone
             (count,) = conn.execute("SELECT count(*) FROM tokens WHERE account_id = ?", (token.account_id,)).fetchone()
             if count >= limit:
                 raise LimitReached(f"an account may hold {limit} tokens")
@@ -248,6 +249,7 @@ class SqlLedger(SqlPlumbing):
         """Stores ``credential`` unless its account was issued ``per_second`` of them in the last second."""
 
         def create(conn: Conn) -> None:
+            self._serialize(conn, f"account:{credential.account_id}")  # the count and the insert, alone
             (recent,) = conn.execute(
                 "SELECT count(*) FROM temp_credentials WHERE account_id = ? AND created > ?",
                 (credential.account_id, credential.created - 1),
@@ -268,6 +270,7 @@ class SqlLedger(SqlPlumbing):
         self, account_id: str, name: str, url: str, credential: TempCredential, pending_limit: int
     ) -> str:
         def issue(conn: Conn) -> str:
+            self._serialize(conn, f"account:{account_id}")  # one URL per name, the live ones counted
             now = int(credential.created)
             row = conn.execute(
                 "SELECT url FROM upload_urls WHERE account_id = ? AND name = ? AND expire_time > ?",
@@ -356,6 +359,7 @@ class SqlLedger(SqlPlumbing):
 
     async def record_usage(self, deltas: UsageDeltas, now: float) -> None:
         def record(conn: Conn) -> None:
+            self._serialize(conn, "storage-accrual")  # each second of storage is accrued once
             _accrue_storage(conn, now)
             day = day_of(now)
             for (account_id, region), (requests, download) in deltas.items():

@@ -37,6 +37,9 @@ class SqlPlumbing:
 
     UNIQUE_VIOLATION: tuple[type[BaseException], ...] = ()
     """What the driver raises when an insert breaks a unique key."""
+    ROW_SHARE = ""
+    ROW_UPDATE = ""
+    """Row lock clauses (`` FOR SHARE``, `` FOR UPDATE``) for backends whose writers run side by side."""
 
     def __init__(self) -> None:
         self._cache_generation = -1
@@ -64,6 +67,11 @@ class SqlPlumbing:
 
     def close(self) -> None:
         raise NotImplementedError
+
+    def _serialize(self, conn: Conn, scope: str) -> None:
+        """Makes the rest of this write transaction run alone among those naming ``scope``
+        (``bucket:<name>``, ``account:<id>``, a job's name). A backend whose writes already run one
+        at a time needs nothing here."""
 
     def new_cache(self) -> dict[Any, Any]:
         """A per-process cache of configuration, emptied whenever any process changes it."""

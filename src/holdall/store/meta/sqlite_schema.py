@@ -87,6 +87,14 @@ CREATE INDEX nonces_expiry ON nonces(expire_time);
     """
 CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL) WITHOUT ROWID;
 """,
+    # 7: bucket counters in shards, so writers on many gateways do not queue on one row
+    """
+CREATE TABLE bucket_usage(
+    bucket TEXT NOT NULL, shard INTEGER NOT NULL, used_bytes INTEGER NOT NULL DEFAULT 0,
+    object_count INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(bucket, shard)) WITHOUT ROWID;
+INSERT INTO bucket_usage(bucket, shard, used_bytes, object_count)
+    SELECT name, 0, used_bytes, object_count FROM buckets;
+""",
 )
 
 
