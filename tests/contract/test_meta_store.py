@@ -36,6 +36,7 @@ from holdall.store.meta.base import (
 )
 from holdall.store.meta.postgres import PostgresMetaStore
 from holdall.store.meta.sqlite import SqliteMetaStore
+from tests.unit.test_listing import expected
 
 NOW = 1_800_000_000.0
 Gateways = tuple[MetaStore, MetaStore]
@@ -286,3 +287,21 @@ async def test_a_bucket_deleted_amid_writes_leaves_nothing_behind(gateways: Gate
             assert (usage.used_bytes, usage.object_count) == (0, 0)
         else:
             assert isinstance(results[5], NotEmpty), results[5]
+
+
+async def test_delimited_listings_page_to_the_model(gateways: Gateways) -> None:
+    one, two = gateways
+    target = await bucket(one, await account(one))
+    names = {f"d{i % 7}/s{i % 3}/f{i:03d}" for i in range(120)} | {"top", "d1", "d1/x", "é/1", "😀"}
+    for name in sorted(names):
+        await one.put_object(record(target, name), bucket_id=target.id, now=NOW)
+    for prefix, delimiter, limit in (("", "/", 3), ("d1/", "/", 2), ("d", "/", 4), ("", "", 7), ("d2/s1/", "/", 5)):
+        got: list[str] = []
+        marker = ""
+        while True:
+            page = await two.list_delimited(target.name, prefix, marker, limit, delimiter or "\0")
+            got += sorted([row.key for row in page.objects] + page.prefixes)
+            if not page.truncated:
+                break
+            marker = page.next_marker
+        assert got == expected(names, prefix, delimiter or "\0"), (prefix, delimiter)

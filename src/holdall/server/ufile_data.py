@@ -40,10 +40,18 @@ from holdall.server.routing import Target, check_key
 from holdall.service.blobsink import parse_content_md5
 from holdall.service.formats import require_format
 from holdall.service.multipart import MultipartService, parse_etag_list
-from holdall.service.objects import INLINE_READ_LIMIT, MAX_LIST, Listing, ObjectService
+from holdall.service.objects import INLINE_READ_LIMIT, MAX_LIST, ObjectService
 from holdall.service.quotas import QuotaBook
 from holdall.service.usage import Meter
-from holdall.store.meta.base import DOWNLOAD_TRAFFIC, REQUEST_COUNT, STORAGE_VOLUME, Bucket, MetaStore, ObjectRecord
+from holdall.store.meta.base import (
+    DOWNLOAD_TRAFFIC,
+    REQUEST_COUNT,
+    STORAGE_VOLUME,
+    Bucket,
+    Listing,
+    MetaStore,
+    ObjectRecord,
+)
 
 STORAGE_CLASSES = ("STANDARD", "IA", "ARCHIVE")
 MAX_SMALL_BODY = 1024 * 1024

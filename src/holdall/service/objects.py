@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from holdall import clock
 from holdall.config import Settings
@@ -15,22 +14,12 @@ from holdall.etag import EMPTY_ETAG, EMPTY_ETAG_ALT
 from holdall.parsing import is_header_safe
 from holdall.service.blobsink import BlobSink, FreeSpace, UploadSlots
 from holdall.store.blobs.base import BlobStore, is_inline
-from holdall.store.meta.base import BlobRef, Bucket, MetaStore, ObjectRecord, prefix_upper_bound
+from holdall.store.meta.base import BlobRef, Bucket, Listing, MetaStore, ObjectRecord
 
 READ_STEP = 1024 * 1024
 INLINE_READ_LIMIT = 256 * 1024
 MAX_LIST = 1000
-FIRST_FETCH = 8
-"""Rows a delimited listing reads at first, and again after each common prefix it skips."""
 MAX_KEY_BYTES = 1024
-
-
-@dataclass(slots=True)
-class Listing:
-    objects: list[ObjectRecord]
-    prefixes: list[str]
-    next_marker: str
-    truncated: bool
 
 
 class ObjectService:
@@ -215,41 +204,7 @@ class ObjectService:
         """Keys and common prefixes after ``marker``, at most ``limit`` entries in all."""
         if not delimiter:
             return await self.list_prefix(bucket, prefix, marker, limit)
-        objects: list[ObjectRecord] = []
-        prefixes: list[str] = []
-        after, at_least, last = marker, "", ""
-        rolled = marker.find(delimiter, len(prefix)) if marker.startswith(prefix) else -1
-        if rolled >= 0:  # the marker lies inside a common prefix already listed: skip past it
-            bound = prefix_upper_bound(marker[: rolled + len(delimiter)])
-            if bound is None:
-                return Listing([], [], "", False)
-            at_least = bound
-        fetch = FIRST_FETCH
-        while len(objects) + len(prefixes) < limit:
-            wanted = limit - len(objects) - len(prefixes) + 1
-            rows = await self.meta.objects(bucket, prefix, after, min(fetch, wanted), at_least)
-            if not rows:
-                return Listing(objects, prefixes, "", False)
-            fetch = min(fetch * 2, MAX_LIST + 1)  # a run of plain keys reads ever larger pages
-            for row in rows:
-                if len(objects) + len(prefixes) >= limit:
-                    return Listing(objects, prefixes, last, True)
-                cut = row.key.find(delimiter, len(prefix))
-                if cut < 0:
-                    objects.append(row)
-                    last = after = row.key
-                    continue
-                common = row.key[: cut + len(delimiter)]
-                prefixes.append(common)
-                last = after = common
-                bound = prefix_upper_bound(common)
-                if bound is None:
-                    return Listing(objects, prefixes, "", False)
-                at_least = bound
-                fetch = FIRST_FETCH  # past a common prefix: its next rows are likely skipped as well
-                break
-        more = bool(await self.meta.objects(bucket, prefix, after, 1, at_least))
-        return Listing(objects, prefixes, last if more else "", more)
+        return await self.meta.list_delimited(bucket, prefix, marker, limit, delimiter)
 
 
 def require_header_safe(mime: str) -> None:

@@ -138,6 +138,14 @@ class Part:
     sha1: bytes
 
 
+@dataclass(slots=True)
+class Listing:
+    objects: list[ObjectRecord]
+    prefixes: list[str]
+    next_marker: str
+    truncated: bool
+
+
 FinishBuilder = Callable[[Upload, list[Part], str], ObjectRecord]
 """Checks the parts of an upload and makes the object record for the key it is given."""
 
@@ -295,6 +303,11 @@ class ObjectStore(Protocol):
     async def objects(self, bucket: str, prefix: str, after: str, limit: int, at_least: str = "") -> list[ObjectRecord]:
         """Objects whose key starts with ``prefix``, is greater than ``after`` and at least
         ``at_least``, in key order (by code point, which is UTF-8 byte order)."""
+        ...
+
+    async def list_delimited(self, bucket: str, prefix: str, marker: str, limit: int, delimiter: str) -> Listing:
+        """Keys and common prefixes after ``marker``, at most ``limit`` entries, read at a cost that
+        follows the entries returned, not the keys skipped inside common prefixes."""
         ...
 
     async def object_by_etag(self, account_id: str, etags: list[str], size: int) -> ObjectRecord | None: ...

@@ -8,9 +8,9 @@ the live upload URLs; ``storage-accrual``), so those of all gateways run one at 
 the others' commits, as on SQLite. An uncapped bucket takes no such lock: its counters are spread
 over shards (``bucket_usage``) that concurrent writers update side by side, and they hold the
 bucket's row ``FOR SHARE``, which a bucket delete (``FOR UPDATE``) waits for. Unique names, nonces
-and leases need no lock: one ``INSERT … ON CONFLICT`` each. SERIALIZABLE with retry was measured first: every PUT to a bucket
-updates its counters row, so concurrent PUTs aborted each other (1 KiB PUT 702/s, p99 0.9 s, and
-retries exhausted); the locks queue them instead. A deadlock is retried. The caches of
+and leases need no lock: one ``INSERT … ON CONFLICT`` each. SERIALIZABLE with retry was measured
+first: every PUT to a bucket updated its counters row, so concurrent PUTs aborted each other (1 KiB
+PUT 702/s, p99 0.9 s, retries exhausted). A deadlock is retried. The caches of
 accounts, buckets, tokens and quotas follow a change feed: a config write sends
 ``NOTIFY holdall_config`` in its own transaction; every gateway's listener thread counts the
 notifications (a cache may lag a commit elsewhere by the notification's trip, milliseconds).
@@ -142,6 +142,13 @@ class PostgresMetaStore(SqlMetaStore):
         loop = asyncio.get_running_loop()
         rows: list[Any] = await loop.run_in_executor(self._executor, self._read_now, sql, parameters, False)
         return rows
+
+    def _read_with_now(self, fn: Transaction[T]) -> T:
+        with self._pool.connection() as conn:
+            return fn(PgConn(conn))
+
+    async def _read_with(self, fn: Transaction[T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._read_with_now, fn)
 
     def write_sync(self, fn: Transaction[T]) -> T:
         for attempt in range(RETRIES):

@@ -27,6 +27,7 @@ from holdall.store.meta.base import (
     Bucket,
     BucketUsage,
     FinishBuilder,
+    Listing,
     ObjectRecord,
     Part,
     Token,
@@ -42,6 +43,8 @@ _OBJECT_COLUMNS = "bucket, key, size, etag, mime, created, modified, manifest, s
 _OBJECT_COLUMNS_O = ", ".join("o." + column.strip() for column in _OBJECT_COLUMNS.split(","))
 _BUCKET_COLUMNS = "name, id, account_id, project_id, type, region, created, modified, max_bytes, max_objects, cors"
 _ACCOUNT_COLUMNS = "id, name, public_key, private_key, disabled, created"
+FIRST_FETCH = 8
+MAX_FETCH = 1001
 USAGE = (
     "SELECT CAST(coalesce(sum(used_bytes), 0) AS BIGINT), CAST(coalesce(sum(object_count), 0) AS BIGINT)"
     " FROM bucket_usage WHERE bucket = ?"
@@ -174,6 +177,67 @@ def _store_object(conn: Conn, record: ObjectRecord, now: float, bucket_id: str |
     )
     if old is not None:
         _release(conn, old.manifest, now)
+
+
+def _objects_query(bucket: str, prefix: str, after: str, limit: int, at_least: str) -> tuple[str, list[Any]]:
+    low = max(prefix, at_least)
+    # one lower bound, so that the planner seeks to it (given two, SQLite may range over the looser one)
+    if after >= low:
+        sql = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key > ?"
+        args: list[Any] = [bucket, after]
+    else:
+        sql = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key >= ?"
+        args = [bucket, low]
+    upper = prefix_upper_bound(prefix)
+    if upper is not None:
+        sql += " AND key < ?"
+        args.append(upper)
+    return sql + " ORDER BY key LIMIT ?", [*args, limit]
+
+
+def _rows(conn: Conn, bucket: str, prefix: str, after: str, limit: int, at_least: str = "") -> list[ObjectRecord]:
+    sql, args = _objects_query(bucket, prefix, after, limit, at_least)
+    return [_object(row) for row in conn.execute(sql, args).fetchall()]
+
+
+def _walk_delimited(conn: Conn, bucket: str, prefix: str, marker: str, limit: int, delimiter: str) -> Listing:
+    """Reads 8 rows at first and after each common prefix it skips, doubling over runs of plain keys,
+    so a listing costs what it returns (one connection, many short queries)."""
+    objects: list[ObjectRecord] = []
+    prefixes: list[str] = []
+    after, at_least, last = marker, "", ""
+    rolled = marker.find(delimiter, len(prefix)) if marker.startswith(prefix) else -1
+    if rolled >= 0:  # the marker lies inside a common prefix already listed: skip past it
+        bound = prefix_upper_bound(marker[: rolled + len(delimiter)])
+        if bound is None:
+            return Listing([], [], "", False)
+        at_least = bound
+    fetch = FIRST_FETCH
+    while len(objects) + len(prefixes) < limit:
+        wanted = limit - len(objects) - len(prefixes) + 1
+        rows = _rows(conn, bucket, prefix, after, min(fetch, wanted), at_least)
+        if not rows:
+            return Listing(objects, prefixes, "", False)
+        fetch = min(fetch * 2, MAX_FETCH)
+        for row in rows:
+            if len(objects) + len(prefixes) >= limit:
+                return Listing(objects, prefixes, last, True)
+            cut = row.key.find(delimiter, len(prefix))
+            if cut < 0:
+                objects.append(row)
+                last = after = row.key
+                continue
+            common = row.key[: cut + len(delimiter)]
+            prefixes.append(common)
+            last = after = common
+            bound = prefix_upper_bound(common)
+            if bound is None:
+                return Listing(objects, prefixes, "", False)
+            at_least = bound
+            fetch = FIRST_FETCH  # past a common prefix: its next rows are likely skipped as well
+            break
+    more = bool(_rows(conn, bucket, prefix, after, 1, at_least))
+    return Listing(objects, prefixes, last if more else "", more)
 
 
 class SqlMetaStore(SqlLedger):
@@ -351,21 +415,11 @@ class SqlMetaStore(SqlLedger):
         return (_object(row), row[9]) if row else None
 
     async def objects(self, bucket: str, prefix: str, after: str, limit: int, at_least: str = "") -> list[ObjectRecord]:
-        low = max(prefix, at_least)
-        # one lower bound, so that the planner seeks to it (given two, SQLite may range over the looser one)
-        if after >= low:
-            sql = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key > ?"
-            args: list[Any] = [bucket, after]
-        else:
-            sql = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key >= ?"
-            args = [bucket, low]
-        upper = prefix_upper_bound(prefix)
-        if upper is not None:
-            sql += " AND key < ?"
-            args.append(upper)
-        sql += " ORDER BY key LIMIT ?"
-        args.append(limit)
+        sql, args = _objects_query(bucket, prefix, after, limit, at_least)
         return [_object(row) for row in await self._all(sql, args)]
+
+    async def list_delimited(self, bucket: str, prefix: str, marker: str, limit: int, delimiter: str) -> Listing:
+        return await self._read_with(lambda conn: _walk_delimited(conn, bucket, prefix, marker, limit, delimiter))
 
     async def object_by_etag(self, account_id: str, etags: list[str], size: int) -> ObjectRecord | None:
         marks = ", ".join("?" for _ in etags)

@@ -51,6 +51,10 @@ class SqlPlumbing:
     async def _all(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         raise NotImplementedError
 
+    async def _read_with(self, fn: Transaction[T]) -> T:
+        """Runs ``fn`` on one reading connection: several queries for one round trip off the loop."""
+        raise NotImplementedError
+
     async def _write(self, fn: Transaction[T]) -> T:
         """Runs ``fn`` in one write transaction and returns once it committed durably."""
         raise NotImplementedError

@@ -149,6 +149,9 @@ class SqliteMetaStore(SqlMetaStore):
     async def _all(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         return self._reader.execute(sql, parameters).fetchall()
 
+    async def _read_with(self, fn: Transaction[T]) -> T:
+        return fn(self._reader)
+
     async def object_for_read(self, bucket: str, key: str) -> tuple[ObjectRecord, bytes | None] | None:
         """Remembered per reading thread until any connection commits anything (``PRAGMA data_version``
         moves), so repeated reads of an unchanged store skip the query and the decoding."""
