@@ -86,6 +86,13 @@ def _meta_url(value: str) -> str:
     return value
 
 
+def _blobs_url(value: str) -> str:
+    scheme, sep, rest = value.partition("://")
+    if value and not (sep and ((scheme == "s3" and rest) or (scheme == "file" and rest.startswith("/")))):
+        raise argparse.ArgumentTypeError("file:///PATH or s3://BUCKET/PREFIX?endpoint=URL&region=R")
+    return value
+
+
 def _inline_limit(value: str) -> int:
     if not is_ascii_uint(value) or int(value) > 1024 * 1024:
         raise argparse.ArgumentTypeError("expected a number of bytes up to 1048576")
@@ -152,6 +159,7 @@ def serve(args: argparse.Namespace) -> None:
     settings = Settings(
         data_dir=Path(args.data).resolve(),
         meta_url=args.meta,
+        blobs_url=args.blobs,
         host=host,
         port=port,
         domain=args.domain.lower(),
@@ -431,6 +439,13 @@ def main(argv: list[str] | None = None) -> None:
     run = commands.add_parser("serve", help="run the server")
     run.add_argument("--data", default="holdall-data", help="data directory (default ./holdall-data)")
     run.add_argument("--meta", default="", type=_meta_url, help=META_HELP)
+    run.add_argument(
+        "--blobs",
+        default="",
+        type=_blobs_url,
+        help="blob store: file:///PATH or s3://BUCKET/PREFIX?endpoint=URL&region=R, keys from AWS_ACCESS_KEY_ID and"
+        " AWS_SECRET_ACCESS_KEY (default: files under --data)",
+    )
     run.add_argument("--listen", type=_listen, default=("127.0.0.1", 9000), help="HOST:PORT (default 127.0.0.1:9000)")
     run.add_argument("--domain", default="localhost", help="<bucket>.<domain> is a bucket host (default localhost)")
     run.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")

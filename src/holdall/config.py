@@ -13,6 +13,8 @@ DEFAULT_RESERVE = 256 * 1024**2
 class Settings:
     data_dir: Path = Path("holdall-data")
     meta_url: str = ""
+    blobs_url: str = ""
+    """Where blobs live: ``file:///PATH`` or ``s3://BUCKET/PREFIX?endpoint=…&region=…``; empty: under --data."""
     """Where metadata lives: ``sqlite:///PATH`` or ``postgresql://…``; empty: SQLite in the data directory."""
     host: str = "127.0.0.1"
     port: int = 9000

@@ -17,16 +17,29 @@ ACCESS_KEY = "HATESTROOTACCESSKEY0"
 SECRET_KEY = "holdall-test-root-secret-key"
 new_metadata_url: Callable[[], str] | None = None
 """Set when the suite runs on PostgreSQL: a fresh database for each data directory."""
+new_blobs_url: Callable[[], str] | None = None
+"""Set when the suite runs on S3: a prefix of its own for each data directory."""
+blobs_env: dict[str, str] = {}
 _META_URLS: dict[Path, str] = {}
+BLOB_URLS: dict[Path, str] = {}
 
 
 def meta_args(data: Path) -> list[str]:
-    """``--meta URL`` for a data directory's own database, when the suite runs on PostgreSQL."""
+    """``--meta URL`` of a data directory's own database, when the suite runs on PostgreSQL."""
     if new_metadata_url is None:
         return []
     if data not in _META_URLS:
         _META_URLS[data] = new_metadata_url()
     return ["--meta", _META_URLS[data]]
+
+
+def blob_args(data: Path) -> list[str]:
+    """``--blobs URL`` of a data directory's own prefix, when the suite runs on S3."""
+    if new_blobs_url is None:
+        return []
+    if data not in BLOB_URLS:
+        BLOB_URLS[data] = new_blobs_url()
+    return ["--blobs", BLOB_URLS[data]]
 
 
 def free_port() -> int:
@@ -60,7 +73,13 @@ class Server:
 
     def start(self) -> Server:
         self.clock_file.write_text("0")
-        env = {**os.environ, "HOLDALL_ACCESS_KEY": ACCESS_KEY, "HOLDALL_SECRET_KEY": SECRET_KEY, **self.env}
+        env = {
+            **os.environ,
+            "HOLDALL_ACCESS_KEY": ACCESS_KEY,
+            "HOLDALL_SECRET_KEY": SECRET_KEY,
+            **blobs_env,
+            **self.env,
+        }
         self.log_path = self.data.parent / f"server-{self.port}.log"
         command = [
             sys.executable, "-m", "holdall", "serve",
@@ -68,6 +87,7 @@ class Server:
             "--listen", f"127.0.0.1:{self.port}",
             "--clock-file", str(self.clock_file),
             *meta_args(self.data),
+            *blob_args(self.data),
             *self.extra,
         ]  # fmt: skip
         with open(self.log_path, "ab") as log:

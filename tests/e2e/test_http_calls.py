@@ -11,13 +11,15 @@ import uuid
 from email.utils import formatdate
 from pathlib import Path
 
+import boto3
 import requests
 from ufile import filemanager
 from ufile.bucketmanager import BucketManager
 from ufile.util import file_etag
 
+from holdall.store.blobs.s3 import S3Location
 from tests.e2e.helpers import call, count_rows, create_account, holdall_cli, raw_request, signed_headers
-from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server
+from tests.e2e.server import ACCESS_KEY, BLOB_URLS, SECRET_KEY, Server, blobs_env
 
 MiB = 1024 * 1024
 
@@ -40,9 +42,23 @@ def assert_error(response: requests.Response, status: int, ret_code: int | None 
         assert body["RetCode"] == ret_code, body
 
 
+def s3_keys() -> dict[str, str]:
+    return {
+        "aws_access_key_id": blobs_env["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": blobs_env["AWS_SECRET_ACCESS_KEY"],
+    }
+
+
 def blob_files(server: Server) -> set[str]:
-    root = server.data / "blobs"
-    return {p.name for p in root.glob("??/*")}
+    """The blobs the server stores outside its metadata: files under its data directory, or objects
+    under its S3 prefix."""
+    location = BLOB_URLS.get(server.data)
+    if location is None:
+        return {p.name for p in (server.data / "blobs").glob("??/*")}
+    where = S3Location(location)
+    client = boto3.client("s3", endpoint_url=where.endpoint, region_name=where.region, **s3_keys())
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=where.bucket, Prefix=where.prefix)
+    return {item["Key"].rsplit("/", 1)[-1] for page in pages for item in page.get("Contents", [])}
 
 
 # ----------------------------------------------------------------- uploads and reads

@@ -33,7 +33,7 @@ from holdall.service.quotas import PriceTable, QuotaBook
 from holdall.service.tempaccess import TempAccess
 from holdall.service.tokens import TokenService
 from holdall.service.usage import Meter
-from holdall.store.blobs.file import FileBlobStore
+from holdall.store.blobs.open import open_blobs
 from holdall.store.meta.open import open_meta
 from holdall.store.meta.sql import SqlMetaStore
 
@@ -55,7 +55,7 @@ class Components:
 def build(settings: Settings) -> Components:
     clock.use_clock_file(settings.clock_file)
     meta = open_meta(settings.meta_target)
-    blobs = FileBlobStore(settings.blob_dir)
+    blobs = open_blobs(settings.blobs_url, settings.blob_dir)
     executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="holdall-io")
     objects = ObjectService(settings, meta, blobs, executor)
     buckets = BucketService(settings, meta)

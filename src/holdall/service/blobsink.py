@@ -33,11 +33,14 @@ STEP = 192 * 1024
 class FreeSpace:
     """The free-space reserve of the volume under ``path``, checked before every step of a write."""
 
-    def __init__(self, path: str, reserve: Callable[[int], int]) -> None:
+    def __init__(self, path: str | None, reserve: Callable[[int], int]) -> None:
+        """``path`` None: blobs live on no local volume (an S3 service), and nothing is checked."""
         self._path = path
         self._reserve = reserve
 
     def check(self, incoming: int) -> None:
+        if self._path is None:
+            return
         usage = shutil.disk_usage(self._path)
         reserve = self._reserve(usage.total)
         if usage.free - incoming < reserve:

@@ -100,9 +100,10 @@ class Sweeper:
         if not ids:
             return 0
         gone = await self.meta.forget_blobs(ids)
+        loop = asyncio.get_running_loop()
         for blob_id in gone:
             if not is_inline(blob_id):
-                self.blobs.delete(blob_id)
+                await loop.run_in_executor(self.executor, self.blobs.delete, blob_id)
         return len(gone)
 
     async def delete_stray_files(self) -> int:

@@ -28,7 +28,7 @@ class ObjectService:
         self.meta = meta
         self.blobs = blobs
         self.executor = executor
-        self.space = FreeSpace(str(settings.blob_dir), settings.free_space_reserve)
+        self.space = FreeSpace(blobs.volume, settings.free_space_reserve)
         self.upload_slots = UploadSlots(settings.max_uploads)
 
     # ----------------------------------------------------------------- writes
@@ -99,9 +99,9 @@ class ObjectService:
         return record
 
     def forget(self, blob_id: str) -> None:
-        """Deletes the file of a blob that never made it into the metadata."""
+        """Deletes, off the event loop, the bytes of a blob that never made it into the metadata."""
         if not is_inline(blob_id):
-            self.blobs.delete(blob_id)
+            self.executor.submit(self.blobs.delete, blob_id)
 
     async def _link(
         self, source: ObjectRecord, bucket: Bucket, key: str, storage_class: str, if_absent: bool
@@ -167,7 +167,10 @@ class ObjectService:
 
     async def _read_segment(self, blob_id: str, offset: int, length: int) -> bytes:
         if not is_inline(blob_id):
-            return self.blobs.read(blob_id, offset, length)
+            if self.blobs.local_reads:
+                return self.blobs.read(blob_id, offset, length)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.executor, self.blobs.read, blob_id, offset, length)
         data = await self.meta.inline_data(blob_id)
         if data is None or len(data) < offset + length:
             raise OSError(f"inline blob {blob_id} is missing or short")
@@ -182,7 +185,7 @@ class ObjectService:
                 continue
             handle = self.blobs.open(blob_id)
             try:
-                handle.seek(offset)
+                await loop.run_in_executor(self.executor, handle.seek, offset)
                 while length > 0:
                     data = await loop.run_in_executor(self.executor, handle.read, min(READ_STEP, length))
                     if not data:

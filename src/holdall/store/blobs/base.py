@@ -36,7 +36,14 @@ class BlobWriter(Protocol):
 
 
 class BlobStore(Protocol):
-    def writer(self) -> BlobWriter: ...
+    local_reads: bool
+    """Whether :meth:`read` is a local read cheap enough for the event loop (files: yes; S3: no)."""
+    volume: str | None
+    """The local directory whose volume holds the blobs, for the free-space reserve; None for a service."""
+
+    def writer(self) -> BlobWriter:
+        """A writer for a new blob; makes no network call (the first bytes may be written on the loop)."""
+        ...
 
     def open(self, blob_id: str) -> BinaryIO: ...
 

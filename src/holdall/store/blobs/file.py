@@ -99,8 +99,11 @@ class FileBlobWriter:
 
 
 class FileBlobStore:
+    local_reads = True
+
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.volume: str | None = str(root)
         self.tmp_dir = root / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         for name in _FANOUT:
