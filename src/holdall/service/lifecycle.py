@@ -36,6 +36,7 @@ class Sweeper:
         self.blobs = blobs
         self.executor = executor
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._strays_scanned = 0.0
 
     async def run_forever(self) -> None:
         while True:
@@ -56,7 +57,10 @@ class Sweeper:
     async def sweep(self) -> dict[str, int]:
         uploads = await self.expire_uploads()
         released = await self.delete_released_blobs()
-        strays = await self.delete_stray_files()
+        strays = 0
+        if time.time() - self._strays_scanned >= STRAY_GRACE:  # listing a blob service is not free: hourly
+            self._strays_scanned = time.time()
+            strays = await self.delete_stray_files()
         credentials = await self.meta.forget_temp_credentials(int(clock.now()) - TEMP_CREDENTIAL_GRACE)
         temp_files = await self.expire_temp_files()
         return {
