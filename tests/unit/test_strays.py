@@ -10,6 +10,7 @@ from pathlib import Path
 
 from holdall.config import Settings
 from holdall.service.lifecycle import STRAY_GRACE, Sweeper
+from holdall.store.blobs.composite import CompositeBlobs
 from holdall.store.blobs.file import FileBlobStore
 from holdall.store.meta.base import BlobRef, Bucket, ObjectRecord
 from holdall.store.meta.sqlite import SqliteMetaStore
@@ -36,7 +37,7 @@ def test_old_unreferenced_blobs_go_and_the_rest_stay(tmp_path: Path) -> None:
             record = ObjectRecord("b", "k", 5, "e", "text/plain", 0, 0, [BlobRef(kept, 5)])
             await meta.put_object(record, bucket_id="id", now=time.time())
             young, old = blob(60), blob(2 * STRAY_GRACE)
-            sweeper = Sweeper(Settings(data_dir=tmp_path), meta, blobs, executor)
+            sweeper = Sweeper(Settings(data_dir=tmp_path), meta, CompositeBlobs(meta, blobs, executor), executor)
             assert await sweeper.delete_stray_files() == 1
             remaining = {blob_id for blob_id, _ in blobs.scan()}
             assert remaining == {kept, young} and old not in remaining

@@ -33,6 +33,7 @@ from holdall.service.quotas import PriceTable, QuotaBook
 from holdall.service.tempaccess import TempAccess
 from holdall.service.tokens import TokenService
 from holdall.service.usage import Meter
+from holdall.store.blobs.composite import CompositeBlobs
 from holdall.store.blobs.open import open_blobs
 from holdall.store.meta.open import open_meta
 from holdall.store.meta.sql import SqlMetaStore
@@ -57,7 +58,8 @@ def build(settings: Settings) -> Components:
     meta = open_meta(settings.meta_target)
     blobs = open_blobs(settings.blobs_url, settings.blob_dir)
     executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="holdall-io")
-    objects = ObjectService(settings, meta, blobs, executor)
+    composite = CompositeBlobs(meta, blobs, executor)
+    objects = ObjectService(settings, meta, composite, executor)
     buckets = BucketService(settings, meta)
     book = QuotaBook(meta)
     meter = Meter(meta, book, settings.usage_flush_interval)
@@ -70,7 +72,7 @@ def build(settings: Settings) -> Components:
         executor=executor,
         data=DataPlane(meta, objects, MultipartService(objects), Authenticator(meta), book, meter),
         api=ManagementApi(specs, ControlAuthenticator(meta), envelopes(settings.region, VOLCENGINE_VERSION)),
-        sweeper=Sweeper(settings, meta, blobs, executor),
+        sweeper=Sweeper(settings, meta, composite, executor),
         meter=meter,
         cors=Cors(meta, settings.domain),
     )

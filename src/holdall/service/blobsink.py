@@ -25,7 +25,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from holdall.errors import BadRequest, ChecksumMismatch, EntityTooLarge, ServiceUnavailable, StorageFull
 from holdall.etag import ETagHasher
-from holdall.store.blobs.base import BlobStore, BlobWriter, new_inline_id
+from holdall.store.blobs.base import BlobStore, BlobWriter
+from holdall.store.blobs.composite import new_inline_id
 
 STEP = 192 * 1024
 

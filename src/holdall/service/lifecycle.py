@@ -19,7 +19,7 @@ from holdall import clock
 from holdall.config import Settings
 from holdall.errors import UploadNotFound
 from holdall.service.tempaccess import TEMP_PREFIX
-from holdall.store.blobs.base import BlobStore, is_inline
+from holdall.store.blobs.composite import CompositeBlobs
 from holdall.store.meta.base import MetaStore
 
 log = logging.getLogger("holdall.lifecycle")
@@ -30,7 +30,9 @@ LEASE_SECONDS = 30.0
 
 
 class Sweeper:
-    def __init__(self, settings: Settings, meta: MetaStore, blobs: BlobStore, executor: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, settings: Settings, meta: MetaStore, blobs: CompositeBlobs, executor: ThreadPoolExecutor
+    ) -> None:
         self.settings = settings
         self.meta = meta
         self.blobs = blobs
@@ -104,10 +106,8 @@ class Sweeper:
         if not ids:
             return 0
         gone = await self.meta.forget_blobs(ids)
-        loop = asyncio.get_running_loop()
         for blob_id in gone:
-            if not is_inline(blob_id):
-                await loop.run_in_executor(self.executor, self.blobs.delete, blob_id)
+            await self.blobs.delete(blob_id)
         return len(gone)
 
     async def delete_stray_files(self) -> int:
@@ -118,17 +118,17 @@ class Sweeper:
         old = await loop.run_in_executor(self.executor, self._old_blob_files, before)
         for blob_id in old:
             if not await self.meta.blob_known(blob_id):
-                await loop.run_in_executor(self.executor, self.blobs.delete, blob_id)
+                await self.blobs.delete(blob_id)
                 count += 1
         return count
 
     def _delete_old_temporaries(self, before: float) -> int:
         count = 0
-        for name, mtime in list(self.blobs.scan_temporary()):
+        for name, mtime in list(self.blobs.store.scan_temporary()):
             if mtime < before:
-                self.blobs.delete_temporary(name)
+                self.blobs.store.delete_temporary(name)
                 count += 1
         return count
 
     def _old_blob_files(self, before: float) -> list[str]:
-        return [blob_id for blob_id, mtime in self.blobs.scan() if mtime < before]
+        return [blob_id for blob_id, mtime in self.blobs.store.scan() if mtime < before]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +12,7 @@ from holdall.errors import BadRequest, EntityTooLarge, EntityTooSmall, FileNotFo
 from holdall.etag import EMPTY_ETAG, EMPTY_ETAG_ALT
 from holdall.parsing import is_header_safe
 from holdall.service.blobsink import BlobSink, FreeSpace, UploadSlots
-from holdall.store.blobs.base import BlobStore, is_inline
+from holdall.store.blobs.composite import CompositeBlobs
 from holdall.store.meta.base import BlobRef, Bucket, Listing, MetaStore, ObjectRecord
 
 READ_STEP = 1024 * 1024
@@ -23,12 +22,14 @@ MAX_KEY_BYTES = 1024
 
 
 class ObjectService:
-    def __init__(self, settings: Settings, meta: MetaStore, blobs: BlobStore, executor: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, settings: Settings, meta: MetaStore, blobs: CompositeBlobs, executor: ThreadPoolExecutor
+    ) -> None:
         self.settings = settings
         self.meta = meta
         self.blobs = blobs
         self.executor = executor
-        self.space = FreeSpace(blobs.volume, settings.free_space_reserve)
+        self.space = FreeSpace(blobs.store.volume, settings.free_space_reserve)
         self.upload_slots = UploadSlots(settings.max_uploads)
 
     # ----------------------------------------------------------------- writes
@@ -39,7 +40,7 @@ class ObjectService:
             raise EntityTooLarge(f"the body has {declared_size} bytes; the limit is {limit}")
         self.space.check(declared_size or 0)
         return BlobSink(
-            self.blobs,
+            self.blobs.store,
             self.executor,
             max_size=limit,
             space=self.space,
@@ -100,8 +101,7 @@ class ObjectService:
 
     def forget(self, blob_id: str) -> None:
         """Deletes, off the event loop, the bytes of a blob that never made it into the metadata."""
-        if not is_inline(blob_id):
-            self.executor.submit(self.blobs.delete, blob_id)
+        self.blobs.discard(blob_id)
 
     async def _link(
         self, source: ObjectRecord, bucket: Bucket, key: str, storage_class: str, if_absent: bool
@@ -166,34 +166,13 @@ class ObjectService:
         return b"".join([await self._read_segment(*segment) for segment in segments])
 
     async def _read_segment(self, blob_id: str, offset: int, length: int) -> bytes:
-        if not is_inline(blob_id):
-            if self.blobs.local_reads:
-                return self.blobs.read(blob_id, offset, length)
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.executor, self.blobs.read, blob_id, offset, length)
-        data = await self.meta.inline_data(blob_id)
-        if data is None or len(data) < offset + length:
-            raise OSError(f"inline blob {blob_id} is missing or short")
-        return data[offset : offset + length]
+        return await self.blobs.read(blob_id, offset, length)
 
     async def read(self, record: ObjectRecord, start: int, end: int) -> AsyncIterator[bytes]:
         """Bytes ``start..end`` (inclusive), in steps of at most 1 MiB read off the event loop."""
-        loop = asyncio.get_running_loop()
         for blob_id, offset, length in _segments(record.manifest, start, end):
-            if is_inline(blob_id):
-                yield await self._read_segment(blob_id, offset, length)
-                continue
-            handle = self.blobs.open(blob_id)
-            try:
-                await loop.run_in_executor(self.executor, handle.seek, offset)
-                while length > 0:
-                    data = await loop.run_in_executor(self.executor, handle.read, min(READ_STEP, length))
-                    if not data:
-                        raise OSError(f"blob {blob_id} is shorter than its manifest says")
-                    length -= len(data)
-                    yield data
-            finally:
-                handle.close()
+            async for chunk in self.blobs.stream(blob_id, offset, length, READ_STEP):
+                yield chunk
 
     # ----------------------------------------------------------------- listings
 

@@ -7,20 +7,8 @@ modified; the metadata store counts references and the sweeper deletes unreferen
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import BinaryIO, Protocol
-
-INLINE_PREFIX = "i"
-
-
-def new_inline_id() -> str:
-    """The id of a blob kept in the metadata store instead of a file."""
-    return INLINE_PREFIX + uuid.uuid4().hex[1:]
-
-
-def is_inline(blob_id: str) -> bool:
-    return blob_id.startswith(INLINE_PREFIX)
 
 
 class BlobWriter(Protocol):

@@ -20,7 +20,7 @@ from holdall.errors import (
     RenameConflict,
     UploadNotFound,
 )
-from holdall.store.blobs.base import is_inline
+from holdall.store.blobs.composite import is_inline
 from holdall.store.meta.base import (
     Account,
     BlobRef,
