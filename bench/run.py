@@ -125,6 +125,8 @@ class Target:
     put_targets: Callable[[str], list[str]]
     content_type: str = "application/octet-stream"
     results: dict[str, dict[str, float]] = field(default_factory=dict)
+    more_ports: list[int] = field(default_factory=list)
+    """Further gateways serving the same store: wrk drives each with its share of the connections."""
 
 
 # ----------------------------------------------------------------- servers
@@ -132,19 +134,27 @@ class Target:
 
 META_URL = ""
 """``--meta`` for holdall: empty for SQLite in its data directory."""
+GATEWAYS = 1
 
 
-@contextmanager
-def holdall_server(work: Path, workers: int) -> Iterator[Target]:
-    port = free_port()
+def _holdall_process(work: Path, workers: int, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "HOLDALL_ACCESS_KEY": ACCESS, "HOLDALL_SECRET_KEY": SECRET}
     command = [sys.executable, "-m", "holdall", "serve", "--data", str(work / "holdall"), "--listen",
                f"127.0.0.1:{port}", "--workers", str(workers), "--max-object-size", str(1 << 30)]  # fmt: skip
     if META_URL:
         command += ["--meta", META_URL]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    wait_port(port)
+    return process
+
+
+@contextmanager
+def holdall_server(work: Path, workers: int) -> Iterator[Target]:
+    port = free_port()
+    process = _holdall_process(work, workers, port)
+    others = [(free_port(), None) for _ in range(GATEWAYS - 1)]
+    others = [(other, _holdall_process(work, workers, other)) for other, _ in others]
     try:
-        wait_port(port)
         params = {"Action": "CreateBucket", "BucketName": "bench", "Type": "private", "PublicKey": ACCESS}
         params["Signature"] = ufile.api_signature(params, SECRET)
         assert requests.get(f"http://127.0.0.1:{port}/", params=params).json()["RetCode"] == 0
@@ -170,10 +180,12 @@ def holdall_server(work: Path, workers: int) -> Iterator[Target]:
         def puts(size: str) -> list[str]:
             return [signed("PUT", f"put-{size}/{i}") for i in range(TARGETS)]
 
-        yield Target("holdall", port, process, gets, puts, ctype)
+        name = "holdall" if GATEWAYS == 1 else f"holdall×{GATEWAYS}"
+        yield Target(name, port, process, gets, puts, ctype, more_ports=[other for other, _ in others])
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
+        for running in [process, *(gateway for _, gateway in others if gateway is not None)]:
+            running.send_signal(signal.SIGTERM)
+            running.wait(60)
 
 
 @contextmanager
@@ -276,23 +288,32 @@ def run_wrk(
         if not body_path.exists():
             body_path.write_bytes(os.urandom(SIZES[size]))
         body_file = str(body_path)
-    connections = args.connections if SIZES[size] < MiB else args.big_connections
-    command = [
-        "wrk", f"-t{args.threads}", f"-c{connections}", f"-d{args.duration}s", "--timeout", "60s",
-        "-s", str(HERE / "walk.lua"), f"http://127.0.0.1:{target.port}",
-        "--", method, str(targets_file), body_file, target.content_type if method == "PUT" else "",
-    ]  # fmt: skip
+    ports = [target.port, *target.more_ports]
+    connections = max(1, (args.connections if SIZES[size] < MiB else args.big_connections) // len(ports))
+
+    def wrk(port: int) -> subprocess.Popen[str]:
+        command = [
+            "wrk", f"-t{args.threads}", f"-c{connections}", f"-d{args.duration}s", "--timeout", "60s",
+            "-s", str(HERE / "walk.lua"), f"http://127.0.0.1:{port}",
+            "--", method, str(targets_file), body_file, target.content_type if method == "PUT" else "",
+        ]  # fmt: skip
+        return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
     with PeakRss(target.process.pid) as rss:
-        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    line = next(line for line in output.splitlines() if line.startswith("WRK_JSON "))
-    stats = json.loads(line.removeprefix("WRK_JSON "))
-    seconds = stats["duration_us"] / 1e6
+        runs = [wrk(port) for port in ports]
+        outputs = [run.communicate()[0] for run in runs]
+    stats = [
+        json.loads(next(line for line in output.splitlines() if line.startswith("WRK_JSON ")).removeprefix("WRK_JSON "))
+        for output in outputs
+    ]
+    requests_done = sum(stat["requests"] for stat in stats)
+    seconds = max(stat["duration_us"] for stat in stats) / 1e6
     return {
-        "req_s": stats["requests"] / seconds,
-        "mb_s": stats["requests"] * SIZES[size] / seconds / 1e6,
-        "p50_ms": stats["p50_us"] / 1000,
-        "p99_ms": stats["p99_us"] / 1000,
-        "errors": stats["status_errors"] + stats["socket_errors"],
+        "req_s": requests_done / seconds,
+        "mb_s": requests_done * SIZES[size] / seconds / 1e6,
+        "p50_ms": max(stat["p50_us"] for stat in stats) / 1000,
+        "p99_ms": max(stat["p99_us"] for stat in stats) / 1000,
+        "errors": sum(stat["status_errors"] + stat["socket_errors"] for stat in stats),
         "rss_mb": rss.peak / 1e6,
         "pss_mb": rss.peak_pss / 1e6,
     }
@@ -313,7 +334,12 @@ def main() -> None:
     parser.add_argument(
         "--meta", default="sqlite", help="holdall's metadata: sqlite, postgresql (a throwaway server), or a URL"
     )
+    parser.add_argument(
+        "--gateways", type=int, default=1, help="holdall gateways on one store (needs --meta postgresql)"
+    )
     args = parser.parse_args()
+    global GATEWAYS
+    GATEWAYS = args.gateways
     with metadata(args.meta):
         run(args)
 
