@@ -120,13 +120,18 @@ def _capped(caps: tuple[int, int], added_bytes: int, added_objects: int) -> bool
     return bool((added_bytes > 0 and caps[0]) or (added_objects > 0 and caps[1]))
 
 
-def _adjust_bucket(conn: Conn, bucket: str, added_bytes: int, added_objects: int) -> None:
-    """Counts bytes and objects into (or out of) ``bucket``; refuses growth beyond its caps. A growth
-    that a cap limits runs with the bucket's writers serialized (its caller saw to that)."""
+def _adjust_bucket(
+    conn: Conn, bucket: str, added_bytes: int, added_objects: int, caps: tuple[int, int] | None = None
+) -> None:
+    """Counts bytes and objects into (or out of) ``bucket``; refuses growth beyond its caps (read here
+    unless given). A growth that a cap limits runs with the bucket's writers serialized (its caller saw
+    to that)."""
     if not added_bytes and not added_objects:
         return
-    caps = conn.execute("SELECT max_bytes, max_objects FROM buckets WHERE name = ?", (bucket,)).fetchone()
-    capped = caps is not None and _capped((caps[0], caps[1]), added_bytes, added_objects)
+    if caps is None:
+        row = conn.execute("SELECT max_bytes, max_objects FROM buckets WHERE name = ?", (bucket,)).fetchone()
+        caps = (int(row[0]), int(row[1])) if row else (0, 0)
+    capped = _capped(caps, added_bytes, added_objects)
     shard = 0 if capped else random.randrange(SHARDS)
     conn.execute(
         "INSERT INTO bucket_usage(bucket, shard, used_bytes, object_count) VALUES(?, ?, ?, ?)"
@@ -148,14 +153,18 @@ def _adjust_bucket(conn: Conn, bucket: str, added_bytes: int, added_objects: int
         raise QuotaExceeded(f"bucket {bucket!r} is capped at {max_objects} objects and holds {count - added_objects}")
 
 
-def _store_object(conn: Conn, record: ObjectRecord, now: float, bucket_id: str | None = None) -> None:
-    """Writes ``record`` over whatever the key held, releasing the old object's blobs."""
-    _require_bucket(conn, record.bucket, bucket_id)
+def _store_object(
+    conn: Conn, record: ObjectRecord, now: float, bucket_id: str | None = None, caps: tuple[int, int] | None = None
+) -> None:
+    """Writes ``record`` over whatever the key held, releasing the old object's blobs. ``caps`` given:
+    the caller checked the bucket already (and read its caps)."""
+    if caps is None:
+        caps = _require_bucket(conn, record.bucket, bucket_id)
     old = _current(conn, record.bucket, record.key)
     if old is None:
-        _adjust_bucket(conn, record.bucket, record.size, 1)
+        _adjust_bucket(conn, record.bucket, record.size, 1, caps)
     else:
-        _adjust_bucket(conn, record.bucket, record.size - old.size, 0)
+        _adjust_bucket(conn, record.bucket, record.size - old.size, 0, caps)
     single = record.manifest[0].blob_id if len(record.manifest) == 1 else ""
     conn.execute(
         f"INSERT INTO objects({_OBJECT_COLUMNS}, inline_blob) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -448,7 +457,7 @@ class SqlMetaStore(SqlLedger):
                 raise Conflict(f"key {record.key!r} already exists")
             _insert_inline(conn, inline)
             _retain(conn, record.manifest)
-            _store_object(conn, record, now, bucket_id)
+            _store_object(conn, record, now, bucket_id, caps)
 
         await self._write(put)
 
