@@ -305,3 +305,15 @@ async def test_delimited_listings_page_to_the_model(gateways: Gateways) -> None:
                 break
             marker = page.next_marker
         assert got == expected(names, prefix, delimiter or "\0"), (prefix, delimiter)
+
+
+async def test_pending_blobs_are_dropped_by_the_row_that_names_them(gateways: Gateways) -> None:
+    one, two = gateways
+    target = await bucket(one, await account(one))
+    named, unnamed = record(target, "named", 5), uuid.uuid4().hex
+    await one.note_pending_blob(named.manifest[0].blob_id, NOW)
+    await two.note_pending_blob(unnamed, NOW)
+    await two.put_object(named, bucket_id=target.id, now=NOW)
+    assert await one.stale_pending_blobs(NOW + 1, 10) == [unnamed]
+    assert await two.forget_pending_blobs([unnamed]) == [unnamed]
+    assert await one.stale_pending_blobs(NOW + 1, 10) == []

@@ -1,9 +1,9 @@
-"""The sweeper's stray pass: blob files no metadata names, an hour old, go; everything else stays."""
+"""The sweeper's leftovers pass: a blob announced an hour ago that no row came to name goes; a blob a
+row names stays, and so does one still being written. Nothing lists the blob store."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,31 +16,30 @@ from holdall.store.meta.base import BlobRef, Bucket, ObjectRecord
 from holdall.store.meta.sqlite import SqliteMetaStore
 
 
-def test_old_unreferenced_blobs_go_and_the_rest_stay(tmp_path: Path) -> None:
+def test_announced_blobs_nobody_named_go_and_the_rest_stay(tmp_path: Path) -> None:
     async def scenario() -> None:
         meta = SqliteMetaStore(tmp_path / "meta.sqlite3")
         blobs = FileBlobStore(tmp_path / "blobs")
         executor = ThreadPoolExecutor(2)
         try:
-            bucket = Bucket("b", "id", "acct", "default", "private", "cn-bj", 0, 0)
-            await meta.create_bucket(bucket)
+            await meta.create_bucket(Bucket("b", "id", "acct", "default", "private", "cn-bj", 0, 0))
 
-            def blob(age: float) -> str:
+            async def blob(announced_ago: float) -> str:
                 writer = blobs.writer()
+                await meta.note_pending_blob(writer.blob_id, time.time() - announced_ago)
                 writer.write(b"bytes")
                 writer.commit()
-                moment = time.time() - age
-                os.utime(blobs.path(writer.blob_id), (moment, moment))
                 return writer.blob_id
 
-            kept = blob(2 * STRAY_GRACE)
-            record = ObjectRecord("b", "k", 5, "e", "text/plain", 0, 0, [BlobRef(kept, 5)])
+            named = await blob(2 * STRAY_GRACE)
+            record = ObjectRecord("b", "k", 5, "e", "text/plain", 0, 0, [BlobRef(named, 5)])
             await meta.put_object(record, bucket_id="id", now=time.time())
-            young, old = blob(60), blob(2 * STRAY_GRACE)
+            in_flight, abandoned = await blob(60), await blob(2 * STRAY_GRACE)
             sweeper = Sweeper(Settings(data_dir=tmp_path), meta, CompositeBlobs(meta, blobs, executor), executor)
-            assert await sweeper.delete_stray_files() == 1
-            remaining = {blob_id for blob_id, _ in blobs.scan()}
-            assert remaining == {kept, young} and old not in remaining
+            assert await sweeper.delete_unnamed_blobs() == 1
+            assert {blob_id for blob_id, _ in blobs.scan()} == {named, in_flight}
+            assert abandoned not in {blob_id for blob_id, _ in blobs.scan()}
+            assert await meta.stale_pending_blobs(time.time(), 10) == [in_flight]  # the named one's record went
         finally:
             executor.shutdown()
             meta.close()

@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from holdall.errors import BadRequest, ChecksumMismatch, EntityTooLarge, ServiceUnavailable, StorageFull
@@ -97,8 +98,14 @@ class BlobSink:
         slots: UploadSlots,
         expected_md5: bytes | None = None,
         inline_limit: int = 0,
+        announce: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
+        """``announce`` records a blob id (the sweeper's list of leftovers) while its bytes arrive; the
+        blob commits only once that record committed, so a blob that exists is named by a row or by
+        the record. Bytes written before that live in the store's temporary area, swept on their own."""
         self._blobs = blobs
+        self._announce = announce
+        self._announced: asyncio.Future[None] | None = None
         self._space = space
         self._slots = slots
         self._executor = executor
@@ -113,9 +120,19 @@ class BlobSink:
         self._inline_limit = inline_limit
         self.inline_data: bytes | None = None
 
-    def _absorb(self, data: bytes) -> None:
+    def _open_writer(self) -> None:
+        """On the event loop: a writer for the blob, announced before any byte goes out."""
         if self._writer is None:
             self._writer = self._blobs.writer()
+            if self._announce is not None:
+                self._announced = asyncio.ensure_future(self._announce(self._writer.blob_id))
+
+    async def _wait_announced(self) -> None:
+        if self._announced is not None:
+            await self._announced
+
+    def _absorb(self, data: bytes) -> None:
+        assert self._writer is not None
         self._writer.write(data)
         self.etag_hasher.update(data)
         if self._md5 is not None:
@@ -140,8 +157,7 @@ class BlobSink:
                     raise EntityTooLarge(f"the object is larger than the limit of {self._max_size} bytes")
                 self._buffer += chunk
                 if len(self._buffer) >= STEP:
-                    if self._writer is None:
-                        self._writer = self._blobs.writer()
+                    self._open_writer()
                     await self._flush()
             if self._pending is None and self.size <= self._inline_limit:
                 self.inline_data = bytes(self._buffer)
@@ -151,6 +167,7 @@ class BlobSink:
                     self._md5.update(self.inline_data)
             elif self._pending is None and len(self._buffer) < STEP:
                 self._space.check(len(self._buffer))
+                self._open_writer()
                 self._absorb(bytes(self._buffer))
                 self._buffer.clear()
             else:
@@ -174,17 +191,22 @@ class BlobSink:
         if self.inline_data is not None:
             self.check_md5()
             return new_inline_id()
-        if self._writer is None:
-            self._writer = self._blobs.writer()
+        self._open_writer()
+        writer = self._writer
+        assert writer is not None
         try:
+            await self._wait_announced()
             self.check_md5()
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._writer.commit)
+            await asyncio.get_running_loop().run_in_executor(self._executor, writer.commit)
         except BaseException:
             await self.abort()
             raise
-        return self._writer.blob_id
+        return writer.blob_id
 
     async def abort(self) -> None:
+        if self._announced is not None:
+            with contextlib.suppress(Exception):  # the record alone is harmless: the sweeper drops it
+                await self._announced
         if self._pending is not None:
             try:
                 await asyncio.wrap_future(self._pending)

@@ -59,10 +59,12 @@ class Sweeper:
     async def sweep(self) -> dict[str, int]:
         uploads = await self.expire_uploads()
         released = await self.delete_released_blobs()
-        strays = 0
-        if time.time() - self._strays_scanned >= STRAY_GRACE:  # listing a blob service is not free: hourly
+        strays = await self.delete_unnamed_blobs()
+        if time.time() - self._strays_scanned >= STRAY_GRACE:  # listing the store's temporary area: hourly
             self._strays_scanned = time.time()
-            strays = await self.delete_stray_files()
+            strays += await asyncio.get_running_loop().run_in_executor(
+                self.executor, self._delete_old_temporaries, time.time() - STRAY_GRACE
+            )
         credentials = await self.meta.forget_temp_credentials(int(clock.now()) - TEMP_CREDENTIAL_GRACE)
         temp_files = await self.expire_temp_files()
         return {
@@ -110,14 +112,13 @@ class Sweeper:
             await self.blobs.delete(blob_id)
         return len(gone)
 
-    async def delete_stray_files(self) -> int:
-        """Blob files that no row names, and abandoned temporary files, an hour old or more (by file time)."""
-        before = time.time() - max(self.settings.blob_grace, STRAY_GRACE)
-        loop = asyncio.get_running_loop()
-        count = await loop.run_in_executor(self.executor, self._delete_old_temporaries, before)
-        old = await loop.run_in_executor(self.executor, self._old_blob_files, before)
-        for blob_id in old:
-            if not await self.meta.blob_known(blob_id):
+    async def delete_unnamed_blobs(self) -> int:
+        """Blobs announced an hour ago or more that no row came to name: a write that died between its
+        bytes and its metadata. Found from the metadata's records, never by listing the blob store."""
+        before = clock.now() - max(self.settings.blob_grace, STRAY_GRACE)
+        count = 0
+        while ids := await self.meta.stale_pending_blobs(before, BATCH):
+            for blob_id in await self.meta.forget_pending_blobs(ids):
                 await self.blobs.delete(blob_id)
                 count += 1
         return count
@@ -129,6 +130,3 @@ class Sweeper:
                 self.blobs.store.delete_temporary(name)
                 count += 1
         return count
-
-    def _old_blob_files(self, before: float) -> list[str]:
-        return [blob_id for blob_id, mtime in self.blobs.store.scan() if mtime < before]

@@ -47,7 +47,11 @@ class ObjectService:
             slots=self.upload_slots,
             expected_md5=expected_md5,
             inline_limit=self.settings.inline_limit,
+            announce=self._announce,
         )
+
+    async def _announce(self, blob_id: str) -> None:
+        await self.meta.note_pending_blob(blob_id, clock.now())
 
     async def put(
         self,

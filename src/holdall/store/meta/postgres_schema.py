@@ -81,6 +81,11 @@ CREATE TABLE bucket_usage(
 INSERT INTO bucket_usage(bucket, shard, used_bytes, object_count)
     SELECT name, 0, used_bytes, object_count FROM buckets;
 """,
+    # 4: blobs being written and not yet named by any row, so the sweeper finds leftovers without listing
+    """
+CREATE TABLE pending_blobs(id TEXT PRIMARY KEY, created DOUBLE PRECISION NOT NULL);
+CREATE INDEX pending_blobs_created ON pending_blobs(created);
+""",
 )
 
 

@@ -82,6 +82,7 @@ def _insert_inline(conn: Conn, inline: dict[str, bytes] | None) -> None:
 
 
 def _retain(conn: Conn, refs: list[BlobRef]) -> None:
+    conn.executemany("DELETE FROM pending_blobs WHERE id = ?", [(ref.blob_id,) for ref in refs])
     conn.executemany(
         "INSERT INTO blobs(id, size, refs) VALUES(?, ?, 1)"
         " ON CONFLICT(id) DO UPDATE SET refs = blobs.refs + 1, released = NULL",
@@ -635,6 +636,28 @@ class SqlMetaStore(SqlLedger):
 
     async def blob_known(self, blob_id: str) -> bool:
         return await self._one("SELECT 1 FROM blobs WHERE id = ?", (blob_id,)) is not None
+
+    async def note_pending_blob(self, blob_id: str, now: float) -> None:
+        await self._write(
+            lambda conn: conn.execute("INSERT INTO pending_blobs(id, created) VALUES(?, ?)", (blob_id, now))
+        )
+
+    async def stale_pending_blobs(self, before: float, limit: int) -> list[str]:
+        rows = await self._all(
+            "SELECT id FROM pending_blobs WHERE created < ? ORDER BY created LIMIT ?", (before, limit)
+        )
+        return [row[0] for row in rows]
+
+    async def forget_pending_blobs(self, blob_ids: list[str]) -> list[str]:
+        def forget(conn: Conn) -> list[str]:
+            unnamed = []
+            for blob_id in blob_ids:
+                conn.execute("DELETE FROM pending_blobs WHERE id = ?", (blob_id,))
+                if conn.execute("SELECT 1 FROM blobs WHERE id = ?", (blob_id,)).fetchone() is None:
+                    unnamed.append(blob_id)
+            return unnamed
+
+        return await self._write(forget)
 
     async def forget_blobs(self, blob_ids: list[str]) -> list[str]:
         """Drops the rows of blobs still unreferenced; returns the ids whose files may go."""
