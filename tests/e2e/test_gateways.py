@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -138,3 +139,27 @@ def test_gateways_starting_together_on_a_fresh_database_all_come_up(postgres: Po
     finally:
         for gateway in started:
             gateway.stop()
+
+
+def test_a_database_that_goes_away_is_a_503_then_service_resumes(tmp_path: Path) -> None:
+    database = PostgresServer().start()
+    try:
+        gateway = Server(tmp_path / "data", extra=["--meta", database.new_database()]).start()
+        try:
+            name = bucket(gateway)
+            assert call(gateway, "PUT", name, "k", data=b"before").status_code == 200
+            database.halt()
+            refused = call(gateway, "PUT", name, "k2", data=b"during")
+            assert refused.status_code == 503, refused.text
+            assert "Traceback" not in refused.text
+            database.resume()
+            for _ in range(50):
+                reply = call(gateway, "GET", name, "k")
+                if reply.status_code == 200:
+                    break
+                time.sleep(0.2)
+            assert reply.content == b"before"
+        finally:
+            gateway.stop()
+    finally:
+        database.stop()

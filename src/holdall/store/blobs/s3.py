@@ -13,6 +13,7 @@ reads off the event loop; see NOTES.md for why this one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -24,13 +25,29 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from holdall.errors import ServiceUnavailable
 
 PART = 8 * 1024 * 1024
 """Bytes of one multipart part (S3 wants at least 5 MiB but for the last)."""
 SPOOL_IN_MEMORY = 256 * 1024
 _BLOB_ID = re.compile(r"^[0-9a-f]{32}$")
 TEMPORARY = "|"
+
+
+@contextlib.contextmanager
+def _reachable() -> Iterator[None]:
+    """A blob service that is down or refuses is a 503 the client may retry, not a 500."""
+    try:
+        yield
+    except (BotoCoreError, ClientError) as error:
+        code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+        if code in ("NoSuchKey", "404"):
+            raise OSError(f"a blob is missing from the blob service: {error}") from None
+        raise ServiceUnavailable(
+            f"the blob service did not answer as expected ({code or type(error).__name__})"
+        ) from None
 
 
 class S3Location:
@@ -59,6 +76,10 @@ class S3BlobWriter:
         self._parts: list[dict[str, Any]] = []
 
     def write(self, data: bytes | memoryview) -> None:
+        with _reachable():
+            self._write(data)
+
+    def _write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
         while view:
             if self._part_size >= PART:  # a full part, and more bytes to come: it is not the last
@@ -94,6 +115,10 @@ class S3BlobWriter:
 
     def commit(self) -> None:
         """Blocking: call it off the event loop."""
+        with _reachable():
+            self._commit()
+
+    def _commit(self) -> None:
         client, bucket, key = self._store.client, self._store.location.bucket, self._store.key(self.blob_id)
         try:
             if self._upload_id is None:
@@ -129,6 +154,10 @@ class RangeReader:
         return offset
 
     def read(self, size: int = -1) -> bytes:
+        with _reachable():
+            return self._read(size)
+
+    def _read(self, size: int) -> bytes:
         if self._body is None:
             try:
                 reply = self._store.client.get_object(
@@ -175,10 +204,11 @@ class S3BlobStore:
 
     def read(self, blob_id: str, offset: int, length: int) -> bytes:
         """Blocking: a ranged GET."""
-        reply = self.client.get_object(
-            Bucket=self.location.bucket, Key=self.key(blob_id), Range=f"bytes={offset}-{offset + length - 1}"
-        )
-        data: bytes = reply["Body"].read()
+        with _reachable():
+            reply = self.client.get_object(
+                Bucket=self.location.bucket, Key=self.key(blob_id), Range=f"bytes={offset}-{offset + length - 1}"
+            )
+            data: bytes = reply["Body"].read()
         if len(data) != length:
             raise OSError(f"blob {blob_id} is shorter than its manifest says")
         return data

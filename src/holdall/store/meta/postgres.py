@@ -19,19 +19,21 @@ notifications (a cache may lag a commit elsewhere by the notification's trip, mi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
 from psycopg import errors
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
+from holdall.errors import ServiceUnavailable
 from holdall.store.meta.postgres_schema import migrate
 from holdall.store.meta.sql import SqlMetaStore
 from holdall.store.meta.sql_plumbing import Conn, Cursor, T, Transaction
@@ -47,6 +49,16 @@ RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected)
 def _placeholders(sql: str) -> str:
     """The shared SQL's ``?`` placeholders in psycopg's ``%s`` form."""
     return sql.replace("%", "%%").replace("?", "%s")
+
+
+@contextlib.contextmanager
+def _reachable() -> Iterator[None]:
+    """A database that is down or a pool that is exhausted is a 503 the client may retry, not a 500."""
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as error:
+        log.warning("the metadata store is unreachable: %s", error)
+        raise ServiceUnavailable("the metadata store is unreachable; retry shortly") from None
 
 
 def _notifying(fn: Transaction[T], conn: Conn) -> T:
@@ -130,7 +142,7 @@ class PostgresMetaStore(SqlMetaStore):
     # ----------------------------------------------------------------- reads and writes
 
     def _read_now(self, sql: str, parameters: Sequence[Any], one: bool) -> Any:
-        with self._pool.connection() as conn:
+        with _reachable(), self._pool.connection() as conn:
             cursor = PgConn(conn).execute(sql, parameters)
             return cursor.fetchone() if one else cursor.fetchall()
 
@@ -144,7 +156,7 @@ class PostgresMetaStore(SqlMetaStore):
         return rows
 
     def _read_with_now(self, fn: Transaction[T]) -> T:
-        with self._pool.connection() as conn:
+        with _reachable(), self._pool.connection() as conn:
             return fn(PgConn(conn))
 
     async def _read_with(self, fn: Transaction[T]) -> T:
@@ -153,7 +165,7 @@ class PostgresMetaStore(SqlMetaStore):
     def write_sync(self, fn: Transaction[T]) -> T:
         for attempt in range(RETRIES):
             try:
-                with self._pool.connection() as conn, conn.transaction():
+                with _reachable(), self._pool.connection() as conn, conn.transaction():
                     return fn(PgConn(conn))
             except RETRYABLE:
                 time.sleep(min(0.001 * 2**attempt, 0.1))
