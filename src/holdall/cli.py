@@ -90,6 +90,8 @@ def _blobs_url(value: str) -> str:
     scheme, sep, rest = value.partition("://")
     if value and not (sep and ((scheme == "s3" and rest) or (scheme == "file" and rest.startswith("/")))):
         raise argparse.ArgumentTypeError("file:///PATH or s3://BUCKET/PREFIX?endpoint=URL&region=R")
+    if scheme == "s3" and importlib.util.find_spec("boto3") is None:
+        raise argparse.ArgumentTypeError("S3 blobs need boto3: pip install '.[s3]' in holdall's checkout")
     return value
 
 
