@@ -7,6 +7,7 @@ database; the two race through ``asyncio.gather``. Each backend is a fixture par
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from holdall.errors import (
     RateLimited,
     UploadNotFound,
 )
+from holdall.store.meta import sql as sql_module
 from holdall.store.meta.base import (
     Account,
     BlobRef,
@@ -317,3 +319,54 @@ async def test_pending_blobs_are_dropped_by_the_row_that_names_them(gateways: Ga
     assert await one.stale_pending_blobs(NOW + 1, 10) == [unnamed]
     assert await two.forget_pending_blobs([unnamed]) == [unnamed]
     assert await one.stale_pending_blobs(NOW + 1, 10) == []
+
+
+class _PauseAfterRead:
+    """Holds the next write that reads an object row right after its read, until released."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.read, self.go, self.armed = threading.Event(), threading.Event(), True
+        original = sql_module._current
+
+        def current(conn: Any, bucket_name: str, key: str) -> ObjectRecord | None:
+            found = original(conn, bucket_name, key)
+            if self.armed:
+                self.armed = False
+                self.read.set()
+                self.go.wait(10)
+            return found
+
+        monkeypatch.setattr(sql_module, "_current", current)
+
+
+async def _consistent(store: MetaStore, target: Bucket) -> None:
+    rows = await store.objects(target.name, "", "", 100)
+    usage = await store.bucket_usage(target.name)
+    assert (usage.object_count, usage.used_bytes) == (len(rows), sum(row.size for row in rows))
+    released = set(await store.released_blobs(NOW + 10**6, 100))
+    assert not released & {ref.blob_id for row in rows for ref in row.manifest}, "a named blob was released"
+
+
+@pytest.mark.parametrize("other", ["delete", "rename", "put"])
+async def test_a_write_to_a_key_waits_for_the_one_before_it(
+    gateways: Gateways, monkeypatch: pytest.MonkeyPatch, other: str
+) -> None:
+    one, two = gateways
+    target = await bucket(one, await account(one))
+    await one.put_object(record(target, "k", 10), bucket_id=target.id, now=NOW)
+    pause = _PauseAfterRead(monkeypatch)
+    first = asyncio.ensure_future(one.put_object(record(target, "k", 20), bucket_id=target.id, now=NOW))
+    while not pause.read.is_set():
+        await asyncio.sleep(0.01)
+    if other == "delete":
+        second = asyncio.ensure_future(two.delete_object(target.name, "k", now=NOW))
+    elif other == "rename":
+        second = asyncio.ensure_future(two.rename_object(target.name, "k", "k2", True, int(NOW)))
+    else:
+        second = asyncio.ensure_future(two.put_object(record(target, "k", 30), bucket_id=target.id, now=NOW))
+    await asyncio.sleep(0.3)
+    assert not second.done()  # it waits for the write already under way on that key
+    pause.go.set()
+    await first
+    await second
+    await _consistent(two, target)

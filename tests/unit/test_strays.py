@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from holdall.config import Settings
-from holdall.service.lifecycle import STRAY_GRACE, Sweeper
+from holdall.service.lifecycle import UNFINISHED_GRACE, Sweeper
 from holdall.store.blobs.composite import CompositeBlobs
 from holdall.store.blobs.file import FileBlobStore
 from holdall.store.meta.base import BlobRef, Bucket, ObjectRecord
@@ -31,10 +31,10 @@ def test_announced_blobs_nobody_named_go_and_the_rest_stay(tmp_path: Path) -> No
                 writer.commit()
                 return writer.blob_id
 
-            named = await blob(2 * STRAY_GRACE)
+            named = await blob(2 * UNFINISHED_GRACE)
             record = ObjectRecord("b", "k", 5, "e", "text/plain", 0, 0, [BlobRef(named, 5)])
             await meta.put_object(record, bucket_id="id", now=time.time())
-            in_flight, abandoned = await blob(60), await blob(2 * STRAY_GRACE)
+            in_flight, abandoned = await blob(60), await blob(2 * UNFINISHED_GRACE)
             sweeper = Sweeper(Settings(data_dir=tmp_path), meta, CompositeBlobs(meta, blobs, executor), executor)
             assert await sweeper.delete_unnamed_blobs() == 1
             assert {blob_id for blob_id, _ in blobs.scan()} == {named, in_flight}

@@ -25,6 +25,8 @@ from holdall.store.meta.base import MetaStore
 log = logging.getLogger("holdall.lifecycle")
 BATCH = 500
 STRAY_GRACE = 3600
+UNFINISHED_GRACE = 24 * 3600
+"""How long a blob may take to arrive: temporaries and announced blobs younger than this are left alone."""
 TEMP_CREDENTIAL_GRACE = 3600
 LEASE_SECONDS = 30.0
 
@@ -63,7 +65,7 @@ class Sweeper:
         if time.time() - self._strays_scanned >= STRAY_GRACE:  # listing the store's temporary area: hourly
             self._strays_scanned = time.time()
             strays += await asyncio.get_running_loop().run_in_executor(
-                self.executor, self._delete_old_temporaries, time.time() - STRAY_GRACE
+                self.executor, self._delete_old_temporaries, time.time() - UNFINISHED_GRACE
             )
         credentials = await self.meta.forget_temp_credentials(int(clock.now()) - TEMP_CREDENTIAL_GRACE)
         temp_files = await self.expire_temp_files()
@@ -108,19 +110,27 @@ class Sweeper:
         if not ids:
             return 0
         gone = await self.meta.forget_blobs(ids)
-        for blob_id in gone:
+        return sum([await self._delete_or_keep_record(blob_id) for blob_id in gone])
+
+    async def _delete_or_keep_record(self, blob_id: str) -> int:
+        """Deletes the bytes of a blob the metadata dropped; if that fails, records it again as pending
+        so that a later sweep retries, rather than leaving bytes nothing will ever name."""
+        try:
             await self.blobs.delete(blob_id)
-        return len(gone)
+        except Exception as error:
+            log.warning("could not delete blob %s (%s); it is retried in a day", blob_id, error)
+            await self.meta.note_pending_blob(blob_id, clock.now())
+            return 0
+        return 1
 
     async def delete_unnamed_blobs(self) -> int:
-        """Blobs announced an hour ago or more that no row came to name: a write that died between its
+        """Blobs announced a day ago or more that no row came to name: a write that died between its
         bytes and its metadata. Found from the metadata's records, never by listing the blob store."""
-        before = clock.now() - max(self.settings.blob_grace, STRAY_GRACE)
+        before = clock.now() - max(self.settings.blob_grace, UNFINISHED_GRACE)
         count = 0
         while ids := await self.meta.stale_pending_blobs(before, BATCH):
             for blob_id in await self.meta.forget_pending_blobs(ids):
-                await self.blobs.delete(blob_id)
-                count += 1
+                count += await self._delete_or_keep_record(blob_id)
         return count
 
     def _delete_old_temporaries(self, before: float) -> int:

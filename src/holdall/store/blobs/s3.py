@@ -204,6 +204,8 @@ class S3BlobStore:
 
     def read(self, blob_id: str, offset: int, length: int) -> bytes:
         """Blocking: a ranged GET."""
+        if length <= 0:
+            return b""
         with _reachable():
             reply = self.client.get_object(
                 Bucket=self.location.bucket, Key=self.key(blob_id), Range=f"bytes={offset}-{offset + length - 1}"
@@ -214,7 +216,8 @@ class S3BlobStore:
         return data
 
     def delete(self, blob_id: str) -> None:
-        self.client.delete_object(Bucket=self.location.bucket, Key=self.key(blob_id))
+        with _reachable():
+            self.client.delete_object(Bucket=self.location.bucket, Key=self.key(blob_id))
 
     def scan(self) -> Iterator[tuple[str, float]]:
         pages = self.client.get_paginator("list_objects_v2").paginate(

@@ -33,7 +33,7 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from holdall.errors import ServiceUnavailable
+from holdall.errors import BadRequest, ServiceUnavailable
 from holdall.store.meta.postgres_schema import migrate
 from holdall.store.meta.sql import SqlMetaStore
 from holdall.store.meta.sql_plumbing import Conn, Cursor, T, Transaction
@@ -56,6 +56,10 @@ def _reachable() -> Iterator[None]:
     """A database that is down or a pool that is exhausted is a 503 the client may retry, not a 500."""
     try:
         yield
+    except RETRYABLE:
+        raise  # the write is run again
+    except psycopg.DataError as error:  # a NUL byte, or a value the column cannot hold
+        raise BadRequest(f"the request holds a value the metadata store cannot keep: {error}") from None
     except (psycopg.OperationalError, PoolTimeout) as error:
         log.warning("the metadata store is unreachable: %s", error)
         raise ServiceUnavailable("the metadata store is unreachable; retry shortly") from None
@@ -113,7 +117,7 @@ class PostgresMetaStore(SqlMetaStore):
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=0.5):
                             self._generation = next(self._bumps)
-            except psycopg.Error as error:
+            except Exception as error:  # whatever it was, the feed must go on: caches depend on it
                 log.warning("the change feed's connection failed (%s); reconnecting", error)
                 self._generation = next(self._bumps)
                 self._stop.wait(1)
@@ -169,7 +173,7 @@ class PostgresMetaStore(SqlMetaStore):
                     return fn(PgConn(conn))
             except RETRYABLE:
                 time.sleep(min(0.001 * 2**attempt, 0.1))
-        raise errors.DeadlockDetected(f"a write deadlocked {RETRIES} times")
+        raise ServiceUnavailable(f"a write met {RETRIES} deadlocks in a row; retry shortly")
 
     def _serialize(self, conn: Conn, scope: str) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (scope,))

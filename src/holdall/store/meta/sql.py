@@ -260,10 +260,13 @@ class SqlMetaStore(SqlLedger):
     # ----------------------------------------------------------------- accounts
 
     async def _load_account(self, cache: dict[str, Account], column: str, value: str) -> Account | None:
+        generation = self.generation()
         row = await self._one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ?", (value,))
         if row is None:
             return None
-        account = cache[value] = _account(row)
+        account = _account(row)
+        if self.generation() == generation:  # no change was announced while the row was on its way
+            cache[value] = account
         return account
 
     async def account_by_public_key(self, public_key: str) -> Account | None:
@@ -327,10 +330,13 @@ class SqlMetaStore(SqlLedger):
         self._cache_valid()
         bucket = self._buckets.get(name)
         if bucket is None:
+            generation = self.generation()
             row = await self._one(f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,))
             if row is None:
                 return None
-            bucket = self._buckets[name] = Bucket(*row)
+            bucket = Bucket(*row)
+            if self.generation() == generation:  # no change was announced while the row was on its way
+                self._buckets[name] = bucket
         return bucket
 
     async def buckets(self, account_id: str, project_id: str | None, offset: int, limit: int) -> list[Bucket]:
@@ -382,6 +388,8 @@ class SqlMetaStore(SqlLedger):
         return BucketUsage(int(row[0]), int(row[1])) if row else BucketUsage(0, 0)
 
     def _set_caps(self, conn: Conn, name: str, max_bytes: int, max_objects: int) -> None:
+        # writes that read the old caps hold the row shared: they finish first, the next ones see these
+        conn.execute(f"SELECT 1 FROM buckets WHERE name = ?{self.ROW_UPDATE}", (name,))
         conn.execute("UPDATE buckets SET max_bytes = ?, max_objects = ? WHERE name = ?", (max_bytes, max_objects, name))
 
     async def set_bucket_caps(self, name: str, max_bytes: int, max_objects: int) -> None:
@@ -452,8 +460,9 @@ class SqlMetaStore(SqlLedger):
     ) -> None:
         def put(conn: Conn) -> None:
             caps = _require_bucket(conn, record.bucket, bucket_id, self.ROW_SHARE)
-            if if_absent or any(caps):  # if_absent and the caps must see every earlier write to the bucket
+            if any(caps):  # the caps must see every earlier write to the bucket
                 self._serialize(conn, f"bucket:{record.bucket}")
+            self._serialize_keys(conn, record.bucket, record.key)  # the old row read below stays current
             if if_absent and _current(conn, record.bucket, record.key) is not None:
                 raise Conflict(f"key {record.key!r} already exists")
             _insert_inline(conn, inline)
@@ -464,7 +473,7 @@ class SqlMetaStore(SqlLedger):
 
     async def delete_object(self, bucket: str, key: str, *, now: float) -> bool:
         def delete(conn: Conn) -> bool:
-            self._serialize(conn, f"bucket:{bucket}")
+            self._serialize_keys(conn, bucket, key)
             old = _current(conn, bucket, key)
             if old is None:
                 return False
@@ -477,7 +486,7 @@ class SqlMetaStore(SqlLedger):
 
     async def rename_object(self, bucket: str, key: str, new_key: str, force: bool, now: int) -> None:
         def rename(conn: Conn) -> None:
-            self._serialize(conn, f"bucket:{bucket}")
+            self._serialize_keys(conn, bucket, key, new_key)
             source = _current(conn, bucket, key)
             if source is None:
                 raise _missing(key)
@@ -575,6 +584,7 @@ class SqlMetaStore(SqlLedger):
                     (upload_id,),
                 )
             ]
+            self._serialize_keys(conn, upload.bucket, upload.key, *([new_key] if new_key else []))
             key = upload.key
             if new_key and _current(conn, upload.bucket, key) is not None:
                 key = new_key

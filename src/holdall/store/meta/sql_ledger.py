@@ -169,8 +169,11 @@ class SqlLedger(SqlPlumbing):
         self._cache_valid()
         if public_key in self._tokens:
             return self._tokens[public_key]
+        generation = self.generation()
         row = await self._one(f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE public_key = ?", (public_key,))
-        token = self._tokens[public_key] = _token(row) if row else None
+        token = _token(row) if row else None
+        if self.generation() == generation:  # no change was announced while the row was on its way
+            self._tokens[public_key] = token
         return token
 
     async def tokens(self, account_id: str, token_id: str | None = None) -> list[Token]:

@@ -77,6 +77,11 @@ class SqlPlumbing:
         (``bucket:<name>``, ``account:<id>``, a job's name). A backend whose writes already run one
         at a time needs nothing here."""
 
+    def _serialize_keys(self, conn: Conn, bucket: str, *keys: str) -> None:
+        """Serializes the writers of these object keys (after any bucket lock, keys in order: no deadlock)."""
+        for key in sorted(set(keys)):
+            self._serialize(conn, f"object:{bucket}/{key}")
+
     def new_cache(self) -> dict[Any, Any]:
         """A per-process cache of configuration, emptied whenever any process changes it."""
         cache: dict[Any, Any] = {}
