@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from holdall.auth.encoding import uri_encode
-from holdall.errors import MalformedSignature, UnsupportedSignatureMethod
+from holdall.auth.openapi import canonical_request, encoded_path, parse_authorization
 
 ACS3 = "ACS3-HMAC-SHA256"
 RPC_METHOD = "HMAC-SHA1"
@@ -51,9 +51,8 @@ def acs3_canonical_request(
     signed_headers: Sequence[str],
     payload_hash: str,
 ) -> str:
-    lines = "".join(f"{name}:{headers.get(name, '').strip()}\n" for name in signed_headers)
-    uri = uri_encode(path, keep_slash=True) or "/"
-    return f"{method}\n{uri}\n{canonical_query(pairs)}\n{lines}\n{';'.join(signed_headers)}\n{payload_hash}"
+    values = {name: headers.get(name, "").strip() for name in signed_headers}
+    return canonical_request(method, encoded_path(path), canonical_query(pairs), values, signed_headers, payload_hash)
 
 
 def acs3_string_to_sign(canonical_request: str) -> str:
@@ -69,22 +68,8 @@ def acs3_authorization(access_key: str, signed_headers: Sequence[str], signature
 
 
 def parse_acs3_authorization(value: str) -> Acs3Credential:
-    algorithm, _, rest = value.strip().partition(" ")
-    if algorithm != ACS3:
-        raise UnsupportedSignatureMethod(f"the Authorization scheme is {algorithm!r}; holdall verifies {ACS3}")
-    fields: dict[str, str] = {}
-    for item in rest.split(","):
-        name, sep, field_value = item.strip().partition("=")
-        if not sep or name in fields:
-            raise MalformedSignature(f"the Authorization header's {item.strip()!r} is not one Name=value field")
-        fields[name] = field_value
-    missing = [name for name in ("Credential", "SignedHeaders", "Signature") if not fields.get(name)]
-    if missing or len(fields) != 3:
-        raise MalformedSignature("the Authorization header has Credential, SignedHeaders and Signature, nothing else")
-    signed = tuple(fields["SignedHeaders"].split(";"))
-    if list(signed) != sorted(set(signed)) or any(name != name.lower() or not name for name in signed):
-        raise MalformedSignature("SignedHeaders lists lower-case header names, sorted, each once")
-    return Acs3Credential(fields["Credential"], signed, fields["Signature"].lower())
+    fields = parse_authorization(value, ACS3)
+    return Acs3Credential(fields.credential, fields.signed_headers, fields.signature)
 
 
 def rpc_string_to_sign(method: str, params: Mapping[str, str]) -> str:

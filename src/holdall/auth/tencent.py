@@ -19,6 +19,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from holdall.auth.openapi import canonical_request, parse_authorization
 from holdall.errors import MalformedSignature, UnsupportedSignatureMethod
 
 TC3 = "TC3-HMAC-SHA256"
@@ -43,34 +44,18 @@ class Tc3Credential:
 
 
 def parse_tc3_authorization(value: str) -> Tc3Credential:
-    algorithm, _, rest = value.strip().partition(" ")
-    if algorithm != TC3:
-        raise UnsupportedSignatureMethod(f"the Authorization scheme is {algorithm!r}; holdall verifies {TC3}")
-    fields: dict[str, str] = {}
-    for item in rest.split(","):
-        name, sep, field_value = item.strip().partition("=")
-        if not sep or name in fields:
-            raise MalformedSignature(f"the Authorization header's {item.strip()!r} is not one Name=value field")
-        fields[name] = field_value
-    if set(fields) != {"Credential", "SignedHeaders", "Signature"} or not all(fields.values()):
-        raise MalformedSignature("the Authorization header has Credential, SignedHeaders and Signature, nothing else")
-    parts = fields["Credential"].split("/")
+    fields = parse_authorization(value, TC3, REQUIRED_SIGNED)
+    parts = fields.credential.split("/")
     if len(parts) != 4 or not all(parts) or parts[3] != TERMINATOR:
         raise MalformedSignature(f"the Credential is SecretId/YYYY-MM-DD/service/{TERMINATOR}")
-    signed = tuple(fields["SignedHeaders"].split(";"))
-    if list(signed) != sorted(set(signed)) or any(name != name.lower() or not name for name in signed):
-        raise MalformedSignature("SignedHeaders lists lower-case header names, sorted, each once")
-    missing = [name for name in REQUIRED_SIGNED if name not in signed]
-    if missing:
-        raise MalformedSignature(f"SignedHeaders must include {' and '.join(missing)}")
-    return Tc3Credential(parts[0], parts[1], parts[2], signed, fields["Signature"].lower())
+    return Tc3Credential(parts[0], parts[1], parts[2], fields.signed_headers, fields.signature)
 
 
 def tc3_canonical_request(
     method: str, path: str, query: str, headers: Mapping[str, str], signed_headers: Sequence[str], payload_hash: str
 ) -> str:
-    lines = "".join(f"{name}:{headers.get(name, '').strip().lower()}\n" for name in signed_headers)
-    return f"{method}\n{path}\n{query}\n{lines}\n{';'.join(signed_headers)}\n{payload_hash}"
+    values = {name: headers.get(name, "").strip().lower() for name in signed_headers}
+    return canonical_request(method, path, query, values, signed_headers, payload_hash)
 
 
 def tc3_string_to_sign(timestamp: str, scope: str, canonical_request: str) -> str:

@@ -17,9 +17,9 @@ import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from holdall.auth import openapi
 from holdall.auth.alibaba import canonical_query
-from holdall.auth.encoding import uri_encode
-from holdall.errors import MalformedSignature, UnsupportedSignatureMethod
+from holdall.errors import MalformedSignature
 
 ALGORITHM = "HMAC-SHA256"
 TERMINATOR = "request"
@@ -41,27 +41,11 @@ class VolcCredential:
 
 
 def parse_authorization(value: str) -> VolcCredential:
-    algorithm, _, rest = value.strip().partition(" ")
-    if algorithm != ALGORITHM:
-        raise UnsupportedSignatureMethod(f"the Authorization scheme is {algorithm!r}; holdall verifies {ALGORITHM}")
-    fields: dict[str, str] = {}
-    for item in rest.split(","):
-        name, sep, field_value = item.strip().partition("=")
-        if not sep or name in fields:
-            raise MalformedSignature(f"the Authorization header's {item.strip()!r} is not one Name=value field")
-        fields[name] = field_value
-    if set(fields) != {"Credential", "SignedHeaders", "Signature"} or not all(fields.values()):
-        raise MalformedSignature("the Authorization header has Credential, SignedHeaders and Signature, nothing else")
-    parts = fields["Credential"].split("/")
+    fields = openapi.parse_authorization(value, ALGORITHM, REQUIRED_SIGNED)
+    parts = fields.credential.split("/")
     if len(parts) != 5 or not all(parts) or parts[4] != TERMINATOR:
         raise MalformedSignature(f"the Credential is AccessKey/YYYYMMDD/region/service/{TERMINATOR}")
-    signed = tuple(fields["SignedHeaders"].split(";"))
-    if list(signed) != sorted(set(signed)) or any(name != name.lower() or not name for name in signed):
-        raise MalformedSignature("SignedHeaders lists lower-case header names, sorted, each once")
-    missing = [name for name in REQUIRED_SIGNED if name not in signed]
-    if missing:
-        raise MalformedSignature(f"SignedHeaders must include {' and '.join(missing)}")
-    return VolcCredential(parts[0], parts[1], parts[2], parts[3], signed, fields["Signature"].lower())
+    return VolcCredential(parts[0], parts[1], parts[2], parts[3], fields.signed_headers, fields.signature)
 
 
 def signed_host(host: str) -> str:
@@ -77,13 +61,11 @@ def canonical_request(
     signed_headers: Sequence[str],
     payload_hash: str,
 ) -> str:
-    def value(name: str) -> str:
-        text = headers.get(name, "")
-        return signed_host(text) if name == "host" else text
-
-    lines = "".join(f"{name}:{value(name)}\n" for name in signed_headers)
-    uri = uri_encode(path, keep_slash=True) or "/"
-    return f"{method}\n{uri}\n{canonical_query(pairs)}\n{lines}\n{';'.join(signed_headers)}\n{payload_hash}"
+    values = {name: headers.get(name, "") for name in signed_headers}
+    if "host" in values:
+        values["host"] = signed_host(values["host"])
+    query = canonical_query(pairs)
+    return openapi.canonical_request(method, openapi.encoded_path(path), query, values, signed_headers, payload_hash)
 
 
 def string_to_sign(timestamp: str, scope: str, canonical: str) -> str:
