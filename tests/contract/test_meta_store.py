@@ -24,7 +24,7 @@ from holdall.errors import (
     RateLimited,
     UploadNotFound,
 )
-from holdall.store.meta import sql as sql_module
+from holdall.store.meta import sql_rows as sql_module
 from holdall.store.meta.base import (
     Account,
     BlobRef,
@@ -326,7 +326,7 @@ class _PauseAfterRead:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.read, self.go, self.armed = threading.Event(), threading.Event(), True
-        original = sql_module._current
+        original = sql_module.current
 
         def current(conn: Any, bucket_name: str, key: str) -> ObjectRecord | None:
             found = original(conn, bucket_name, key)
@@ -336,7 +336,7 @@ class _PauseAfterRead:
                 self.go.wait(10)
             return found
 
-        monkeypatch.setattr(sql_module, "_current", current)
+        monkeypatch.setattr(sql_module, "current", current)
 
 
 async def _consistent(store: MetaStore, target: Bucket) -> None:

@@ -6,21 +6,16 @@ as the objects themselves, so that a bucket's caps hold however many writers rac
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from holdall.errors import (
-    BucketNotFound,
     Conflict,
-    FileNotFound,
-    HoldallError,
     NameTaken,
     NotEmpty,
-    QuotaExceeded,
     RenameConflict,
     UploadNotFound,
 )
-from holdall.store.blobs.composite import is_inline
+from holdall.store.meta import sql_rows as rows
 from holdall.store.meta.base import (
     Account,
     BlobRef,
@@ -32,222 +27,9 @@ from holdall.store.meta.base import (
     Part,
     Token,
     Upload,
-    decode_manifest,
-    encode_manifest,
-    prefix_upper_bound,
 )
 from holdall.store.meta.sql_ledger import SqlLedger
 from holdall.store.meta.sql_plumbing import Conn
-
-_OBJECT_COLUMNS = "bucket, key, size, etag, mime, created, modified, manifest, storage_class"
-_OBJECT_COLUMNS_O = ", ".join("o." + column.strip() for column in _OBJECT_COLUMNS.split(","))
-_BUCKET_COLUMNS = "name, id, account_id, project_id, type, region, created, modified, max_bytes, max_objects, cors"
-_ACCOUNT_COLUMNS = "id, name, public_key, private_key, disabled, created"
-FIRST_FETCH = 8
-MAX_FETCH = 1001
-USAGE = (
-    "SELECT CAST(coalesce(sum(used_bytes), 0) AS BIGINT), CAST(coalesce(sum(object_count), 0) AS BIGINT)"
-    " FROM bucket_usage WHERE bucket = ?"
-)
-OBJECT_FOR_READ = (
-    f"SELECT {_OBJECT_COLUMNS_O}, b.data FROM objects o LEFT JOIN blobs b ON b.id = o.inline_blob"
-    " WHERE o.bucket = ? AND o.key = ?"
-)
-
-
-def _object(row: tuple[Any, ...]) -> ObjectRecord:
-    return ObjectRecord(
-        bucket=row[0],
-        key=row[1],
-        size=row[2],
-        etag=row[3],
-        mime=row[4],
-        created=row[5],
-        modified=row[6],
-        manifest=decode_manifest(row[7]),
-        storage_class=row[8],
-    )
-
-
-def _account(row: tuple[Any, ...]) -> Account:
-    return Account(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
-
-
-def _insert_inline(conn: Conn, inline: dict[str, bytes] | None) -> None:
-    if inline:
-        conn.executemany(
-            "INSERT INTO blobs(id, size, refs, data) VALUES(?, ?, 0, ?)",
-            [(blob_id, len(data), data) for blob_id, data in inline.items()],
-        )
-
-
-def _retain(conn: Conn, refs: list[BlobRef]) -> None:
-    conn.executemany("DELETE FROM pending_blobs WHERE id = ?", [(ref.blob_id,) for ref in refs])
-    conn.executemany(
-        "INSERT INTO blobs(id, size, refs) VALUES(?, ?, 1)"
-        " ON CONFLICT(id) DO UPDATE SET refs = blobs.refs + 1, released = NULL",
-        [(ref.blob_id, ref.size) for ref in refs],
-    )
-
-
-def _release(conn: Conn, refs: list[BlobRef], now: float) -> None:
-    conn.executemany(
-        "UPDATE blobs SET refs = refs - 1, released = CASE WHEN refs - 1 <= 0 THEN ? ELSE NULL END WHERE id = ?",
-        [(now, ref.blob_id) for ref in refs],
-    )
-
-
-def _current(conn: Conn, bucket: str, key: str) -> ObjectRecord | None:
-    row = conn.execute(f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?", (bucket, key)).fetchone()
-    return _object(row) if row else None
-
-
-SHARDS = 16
-"""Rows a bucket's counters are spread over; a write that must check a cap counts into shard 0."""
-
-
-def _require_bucket(conn: Conn, bucket: str, bucket_id: str | None = None, share: str = "") -> tuple[int, int]:
-    """The bucket's caps (max bytes, max objects), once it is known to exist and, when ``bucket_id`` is
-    given, to be still that very bucket. ``share`` is the backend's row lock that keeps a concurrent
-    bucket delete waiting until this transaction ends (``FOR SHARE``)."""
-    row = conn.execute(f"SELECT id, max_bytes, max_objects FROM buckets WHERE name = ?{share}", (bucket,)).fetchone()
-    if row is None or (bucket_id is not None and row[0] != bucket_id):
-        raise BucketNotFound(f"bucket not exist: {bucket!r} (deleted while the request ran)")
-    return int(row[1]), int(row[2])
-
-
-def _capped(caps: tuple[int, int], added_bytes: int, added_objects: int) -> bool:
-    """Whether a change grows something the bucket caps (then writers to it must run one at a time)."""
-    return bool((added_bytes > 0 and caps[0]) or (added_objects > 0 and caps[1]))
-
-
-def _adjust_bucket(
-    conn: Conn, bucket: str, added_bytes: int, added_objects: int, caps: tuple[int, int] | None = None
-) -> None:
-    """Counts bytes and objects into (or out of) ``bucket``; refuses growth beyond its caps (read here
-    unless given). A growth that a cap limits runs with the bucket's writers serialized (its caller saw
-    to that)."""
-    if not added_bytes and not added_objects:
-        return
-    if caps is None:
-        row = conn.execute("SELECT max_bytes, max_objects FROM buckets WHERE name = ?", (bucket,)).fetchone()
-        caps = (int(row[0]), int(row[1])) if row else (0, 0)
-    capped = _capped(caps, added_bytes, added_objects)
-    shard = 0 if capped else random.randrange(SHARDS)
-    conn.execute(
-        "INSERT INTO bucket_usage(bucket, shard, used_bytes, object_count) VALUES(?, ?, ?, ?)"
-        " ON CONFLICT(bucket, shard) DO UPDATE SET used_bytes = bucket_usage.used_bytes + excluded.used_bytes,"
-        " object_count = bucket_usage.object_count + excluded.object_count",
-        (bucket, shard, added_bytes, added_objects),
-    )
-    if not capped:
-        return
-    row = conn.execute(USAGE, (bucket,)).fetchone()
-    used, count = int(row[0] or 0), int(row[1] or 0)
-    max_bytes, max_objects = caps
-    if added_bytes > 0 and max_bytes and used > max_bytes:
-        raise QuotaExceeded(
-            f"bucket {bucket!r} is capped at {max_bytes} bytes; it holds {used - added_bytes}"
-            f" and this write adds {added_bytes}"
-        )
-    if added_objects > 0 and max_objects and count > max_objects:
-        raise QuotaExceeded(f"bucket {bucket!r} is capped at {max_objects} objects and holds {count - added_objects}")
-
-
-def _store_object(
-    conn: Conn, record: ObjectRecord, now: float, bucket_id: str | None = None, caps: tuple[int, int] | None = None
-) -> None:
-    """Writes ``record`` over whatever the key held, releasing the old object's blobs. ``caps`` given:
-    the caller checked the bucket already (and read its caps)."""
-    if caps is None:
-        caps = _require_bucket(conn, record.bucket, bucket_id)
-    old = _current(conn, record.bucket, record.key)
-    if old is None:
-        _adjust_bucket(conn, record.bucket, record.size, 1, caps)
-    else:
-        _adjust_bucket(conn, record.bucket, record.size - old.size, 0, caps)
-    single = record.manifest[0].blob_id if len(record.manifest) == 1 else ""
-    conn.execute(
-        f"INSERT INTO objects({_OBJECT_COLUMNS}, inline_blob) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT(bucket, key) DO UPDATE SET size = excluded.size, etag = excluded.etag, mime = excluded.mime,"
-        " created = excluded.created, modified = excluded.modified, manifest = excluded.manifest,"
-        " storage_class = excluded.storage_class, inline_blob = excluded.inline_blob",
-        (
-            record.bucket,
-            record.key,
-            record.size,
-            record.etag,
-            record.mime,
-            record.created,
-            record.modified,
-            encode_manifest(record.manifest),
-            record.storage_class,
-            single if is_inline(single) else None,
-        ),
-    )
-    if old is not None:
-        _release(conn, old.manifest, now)
-
-
-def _objects_query(bucket: str, prefix: str, after: str, limit: int, at_least: str) -> tuple[str, list[Any]]:
-    low = max(prefix, at_least)
-    # one lower bound, so that the planner seeks to it (given two, SQLite may range over the looser one)
-    if after >= low:
-        sql = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key > ?"
-        args: list[Any] = [bucket, after]
-    else:
-        sql = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key >= ?"
-        args = [bucket, low]
-    upper = prefix_upper_bound(prefix)
-    if upper is not None:
-        sql += " AND key < ?"
-        args.append(upper)
-    return sql + " ORDER BY key LIMIT ?", [*args, limit]
-
-
-def _rows(conn: Conn, bucket: str, prefix: str, after: str, limit: int, at_least: str = "") -> list[ObjectRecord]:
-    sql, args = _objects_query(bucket, prefix, after, limit, at_least)
-    return [_object(row) for row in conn.execute(sql, args).fetchall()]
-
-
-def _walk_delimited(conn: Conn, bucket: str, prefix: str, marker: str, limit: int, delimiter: str) -> Listing:
-    """Reads 8 rows at first and after each common prefix it skips, doubling over runs of plain keys,
-    so a listing costs what it returns (one connection, many short queries)."""
-    objects: list[ObjectRecord] = []
-    prefixes: list[str] = []
-    after, at_least, last = marker, "", ""
-    rolled = marker.find(delimiter, len(prefix)) if marker.startswith(prefix) else -1
-    if rolled >= 0:  # the marker lies inside a common prefix already listed: skip past it
-        bound = prefix_upper_bound(marker[: rolled + len(delimiter)])
-        if bound is None:
-            return Listing([], [], "", False)
-        at_least = bound
-    fetch = FIRST_FETCH
-    while len(objects) + len(prefixes) < limit:
-        wanted = limit - len(objects) - len(prefixes) + 1
-        rows = _rows(conn, bucket, prefix, after, min(fetch, wanted), at_least)
-        if not rows:
-            return Listing(objects, prefixes, "", False)
-        fetch = min(fetch * 2, MAX_FETCH)
-        for row in rows:
-            if len(objects) + len(prefixes) >= limit:
-                return Listing(objects, prefixes, last, True)
-            cut = row.key.find(delimiter, len(prefix))
-            if cut < 0:
-                objects.append(row)
-                last = after = row.key
-                continue
-            common = row.key[: cut + len(delimiter)]
-            prefixes.append(common)
-            last = after = common
-            bound = prefix_upper_bound(common)
-            if bound is None:
-                return Listing(objects, prefixes, "", False)
-            at_least = bound
-            fetch = FIRST_FETCH  # past a common prefix: its next rows are likely skipped as well
-            break
-    more = bool(_rows(conn, bucket, prefix, after, 1, at_least))
-    return Listing(objects, prefixes, last if more else "", more)
 
 
 class SqlMetaStore(SqlLedger):
@@ -261,10 +43,10 @@ class SqlMetaStore(SqlLedger):
 
     async def _load_account(self, cache: dict[str, Account], column: str, value: str) -> Account | None:
         generation = self.generation()
-        row = await self._one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ?", (value,))
+        row = await self._one(f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ?", (value,))
         if row is None:
             return None
-        account = _account(row)
+        account = rows.account_record(row)
         if self.generation() == generation:  # no change was announced while the row was on its way
             cache[value] = account
         return account
@@ -278,8 +60,8 @@ class SqlMetaStore(SqlLedger):
         return self._accounts_by_id.get(account_id) or await self._load_account(self._accounts_by_id, "id", account_id)
 
     async def account_by_name(self, name: str) -> Account | None:
-        row = await self._one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE name = ?", (name,))
-        return _account(row) if row else None
+        row = await self._one(f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE name = ?", (name,))
+        return rows.account_record(row) if row else None
 
     async def credential(self, public_key: str) -> tuple[Account, Token | None] | None:
         """The account a public key signs for, and the token when it is a token's key."""
@@ -307,7 +89,8 @@ class SqlMetaStore(SqlLedger):
 
     async def accounts(self) -> list[Account]:
         return [
-            _account(row) for row in await self._all(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY created, name")
+            rows.account_record(row)
+            for row in await self._all(f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts ORDER BY created, name")
         ]
 
     def set_account_disabled_sync(self, name: str, disabled: bool) -> bool:
@@ -331,7 +114,7 @@ class SqlMetaStore(SqlLedger):
         bucket = self._buckets.get(name)
         if bucket is None:
             generation = self.generation()
-            row = await self._one(f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,))
+            row = await self._one(f"SELECT {rows.BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,))
             if row is None:
                 return None
             bucket = Bucket(*row)
@@ -340,7 +123,7 @@ class SqlMetaStore(SqlLedger):
         return bucket
 
     async def buckets(self, account_id: str, project_id: str | None, offset: int, limit: int) -> list[Bucket]:
-        sql = f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE account_id = ?"
+        sql = f"SELECT {rows.BUCKET_COLUMNS} FROM buckets WHERE account_id = ?"
         args: list[Any] = [account_id]
         if project_id is not None:
             sql += " AND project_id = ?"
@@ -352,7 +135,7 @@ class SqlMetaStore(SqlLedger):
     def _insert_bucket(self, conn: Conn, bucket: Bucket) -> None:
         try:
             conn.execute(
-                f"INSERT INTO buckets({_BUCKET_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO buckets({rows.BUCKET_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     bucket.name,
                     bucket.id,
@@ -384,7 +167,7 @@ class SqlMetaStore(SqlLedger):
         )
 
     async def bucket_usage(self, name: str) -> BucketUsage:
-        row = await self._one(USAGE, (name,))
+        row = await self._one(rows.USAGE, (name,))
         return BucketUsage(int(row[0]), int(row[1])) if row else BucketUsage(0, 0)
 
     def _set_caps(self, conn: Conn, name: str, max_bytes: int, max_objects: int) -> None:
@@ -425,29 +208,29 @@ class SqlMetaStore(SqlLedger):
     # ----------------------------------------------------------------- objects
 
     async def object(self, bucket: str, key: str) -> ObjectRecord | None:
-        row = await self._one(f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
-        return _object(row) if row else None
+        row = await self._one(f"SELECT {rows.OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+        return rows.object_record(row) if row else None
 
     async def object_for_read(self, bucket: str, key: str) -> tuple[ObjectRecord, bytes | None] | None:
-        row = await self._one(OBJECT_FOR_READ, (bucket, key))
-        return (_object(row), row[9]) if row else None
+        row = await self._one(rows.OBJECT_FOR_READ, (bucket, key))
+        return (rows.object_record(row), row[9]) if row else None
 
     async def objects(self, bucket: str, prefix: str, after: str, limit: int, at_least: str = "") -> list[ObjectRecord]:
-        sql, args = _objects_query(bucket, prefix, after, limit, at_least)
-        return [_object(row) for row in await self._all(sql, args)]
+        sql, args = rows.objects_query(bucket, prefix, after, limit, at_least)
+        return [rows.object_record(row) for row in await self._all(sql, args)]
 
     async def list_delimited(self, bucket: str, prefix: str, marker: str, limit: int, delimiter: str) -> Listing:
-        return await self._read_with(lambda conn: _walk_delimited(conn, bucket, prefix, marker, limit, delimiter))
+        return await self._read_with(lambda conn: rows.walk_delimited(conn, bucket, prefix, marker, limit, delimiter))
 
     async def object_by_etag(self, account_id: str, etags: list[str], size: int) -> ObjectRecord | None:
         marks = ", ".join("?" for _ in etags)
         row = await self._one(
-            f"SELECT {_OBJECT_COLUMNS_O}"
+            f"SELECT {rows.OBJECT_COLUMNS_O}"
             f" FROM objects o JOIN buckets b ON b.name = o.bucket"
             f" WHERE o.etag IN ({marks}) AND o.size = ? AND b.account_id = ? LIMIT 1",
             [*etags, size, account_id],
         )
-        return _object(row) if row else None
+        return rows.object_record(row) if row else None
 
     async def put_object(
         self,
@@ -459,27 +242,27 @@ class SqlMetaStore(SqlLedger):
         inline: dict[str, bytes] | None = None,
     ) -> None:
         def put(conn: Conn) -> None:
-            caps = _require_bucket(conn, record.bucket, bucket_id, self.ROW_SHARE)
+            caps = rows.require_bucket(conn, record.bucket, bucket_id, self.ROW_SHARE)
             if any(caps):  # the caps must see every earlier write to the bucket
                 self._serialize(conn, f"bucket:{record.bucket}")
             self._serialize_keys(conn, record.bucket, record.key)  # the old row read below stays current
-            if if_absent and _current(conn, record.bucket, record.key) is not None:
+            if if_absent and rows.current(conn, record.bucket, record.key) is not None:
                 raise Conflict(f"key {record.key!r} already exists")
-            _insert_inline(conn, inline)
-            _retain(conn, record.manifest)
-            _store_object(conn, record, now, bucket_id, caps)
+            rows.insert_inline(conn, inline)
+            rows.retain(conn, record.manifest)
+            rows.store_object(conn, record, now, bucket_id, caps)
 
         await self._write(put)
 
     async def delete_object(self, bucket: str, key: str, *, now: float) -> bool:
         def delete(conn: Conn) -> bool:
             self._serialize_keys(conn, bucket, key)
-            old = _current(conn, bucket, key)
+            old = rows.current(conn, bucket, key)
             if old is None:
                 return False
             conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
-            _adjust_bucket(conn, bucket, -old.size, -1)
-            _release(conn, old.manifest, now)
+            rows.adjust_bucket(conn, bucket, -old.size, -1)
+            rows.release(conn, old.manifest, now)
             return True
 
         return await self._write(delete)
@@ -487,18 +270,18 @@ class SqlMetaStore(SqlLedger):
     async def rename_object(self, bucket: str, key: str, new_key: str, force: bool, now: int) -> None:
         def rename(conn: Conn) -> None:
             self._serialize_keys(conn, bucket, key, new_key)
-            source = _current(conn, bucket, key)
+            source = rows.current(conn, bucket, key)
             if source is None:
-                raise _missing(key)
+                raise rows.missing_object(key)
             if new_key == key:
                 return
-            if not force and _current(conn, bucket, new_key) is not None:
+            if not force and rows.current(conn, bucket, new_key) is not None:
                 raise RenameConflict(f"{new_key!r} already exists; pass force=true to replace it")
             conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
-            _adjust_bucket(conn, bucket, -source.size, -1)
+            rows.adjust_bucket(conn, bucket, -source.size, -1)
             source.key = new_key
             source.modified = now
-            _store_object(conn, source, now)
+            rows.store_object(conn, source, now)
 
         await self._write(rename)
 
@@ -512,7 +295,7 @@ class SqlMetaStore(SqlLedger):
                 (mime, storage_class, bucket, key),
             )
             if cursor.rowcount == 0:
-                raise _missing(key)
+                raise rows.missing_object(key)
 
         await self._write(update)
 
@@ -534,7 +317,7 @@ class SqlMetaStore(SqlLedger):
 
     async def create_upload(self, upload: Upload) -> None:
         def create(conn: Conn) -> None:
-            _require_bucket(conn, upload.bucket, share=self.ROW_SHARE)
+            rows.require_bucket(conn, upload.bucket, share=self.ROW_SHARE)
             conn.execute(
                 "INSERT INTO uploads(id, bucket, key, mime, created) VALUES(?, ?, ?, ?, ?)",
                 (upload.id, upload.bucket, upload.key, upload.mime, upload.created),
@@ -552,17 +335,17 @@ class SqlMetaStore(SqlLedger):
             old = conn.execute(
                 "SELECT blob_id, size FROM parts WHERE upload_id = ? AND number = ?", (part.upload_id, part.number)
             ).fetchone()
-            _insert_inline(conn, inline)
-            _retain(conn, [part.blob])
+            rows.insert_inline(conn, inline)
+            rows.retain(conn, [part.blob])
             conn.execute(
                 "INSERT INTO parts(upload_id, number, blob_id, size, etag, sha1) VALUES(?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(upload_id, number) DO UPDATE SET blob_id = excluded.blob_id, size = excluded.size,"
                 " etag = excluded.etag, sha1 = excluded.sha1",
                 (part.upload_id, part.number, part.blob.blob_id, part.blob.size, part.etag, part.sha1),
             )
-            _adjust_bucket(conn, upload[0], part.blob.size - (old[1] if old else 0), 0)
+            rows.adjust_bucket(conn, upload[0], part.blob.size - (old[1] if old else 0), 0)
             if old is not None:
-                _release(conn, [BlobRef(old[0], old[1])], now)
+                rows.release(conn, [BlobRef(old[0], old[1])], now)
 
         await self._write(put)
 
@@ -586,15 +369,15 @@ class SqlMetaStore(SqlLedger):
             ]
             self._serialize_keys(conn, upload.bucket, upload.key, *([new_key] if new_key else []))
             key = upload.key
-            if new_key and _current(conn, upload.bucket, key) is not None:
+            if new_key and rows.current(conn, upload.bucket, key) is not None:
                 key = new_key
             record = build(upload, parts, key)
-            if if_absent and _current(conn, upload.bucket, key) is not None:
+            if if_absent and rows.current(conn, upload.bucket, key) is not None:
                 raise Conflict(f"key {key!r} already exists")
             conn.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
-            _adjust_bucket(conn, upload.bucket, -sum(part.blob.size for part in parts), 0)
-            _store_object(conn, record, now)  # the parts' references pass to the object
+            rows.adjust_bucket(conn, upload.bucket, -sum(part.blob.size for part in parts), 0)
+            rows.store_object(conn, record, now)  # the parts' references pass to the object
             return record
 
         return await self._write(finish)
@@ -617,8 +400,8 @@ class SqlMetaStore(SqlLedger):
                 BlobRef(r[0], r[1])
                 for r in conn.execute("SELECT blob_id, size FROM parts WHERE upload_id = ?", (upload_id,))
             ]
-            _release(conn, refs, now)
-            _adjust_bucket(conn, upload[0], -sum(ref.size for ref in refs), 0)
+            rows.release(conn, refs, now)
+            rows.adjust_bucket(conn, upload[0], -sum(ref.size for ref in refs), 0)
             conn.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
 
@@ -653,10 +436,10 @@ class SqlMetaStore(SqlLedger):
         )
 
     async def stale_pending_blobs(self, before: float, limit: int) -> list[str]:
-        rows = await self._all(
+        found = await self._all(
             "SELECT id FROM pending_blobs WHERE created < ? ORDER BY created LIMIT ?", (before, limit)
         )
-        return [row[0] for row in rows]
+        return [row[0] for row in found]
 
     async def forget_pending_blobs(self, blob_ids: list[str]) -> list[str]:
         def forget(conn: Conn) -> list[str]:
@@ -681,7 +464,3 @@ class SqlMetaStore(SqlLedger):
             return gone
 
         return await self._write(forget)
-
-
-def _missing(key: str) -> HoldallError:
-    return FileNotFound(f"file not exist: {key!r}")

@@ -24,8 +24,9 @@ from typing import Any, TypeVar
 from holdall.errors import StorageFull
 from holdall.store.meta.base import ObjectRecord
 from holdall.store.meta.generation import Generation
-from holdall.store.meta.sql import OBJECT_FOR_READ, SqlMetaStore, _object
+from holdall.store.meta.sql import SqlMetaStore
 from holdall.store.meta.sql_plumbing import Transaction
+from holdall.store.meta.sql_rows import OBJECT_FOR_READ, object_record
 from holdall.store.meta.sqlite_schema import migrate
 
 T = TypeVar("T")
@@ -169,7 +170,7 @@ class SqliteMetaStore(SqlMetaStore):
         row = conn.execute(OBJECT_FOR_READ, (bucket, key)).fetchone()
         if row is None:
             return None
-        found = cache[(bucket, key)] = (_object(row), row[9])
+        found = cache[(bucket, key)] = (object_record(row), row[9])
         local.read_bytes += 512 + len(key) + (len(row[9]) if row[9] else 0)
         return found
 
