@@ -44,6 +44,7 @@ from tests.e2e.helpers import api, create_account, holdall_cli
 from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server
 from tests.e2e.test_cos_token import application, cos_client, refused
 from tests.e2e.test_presigned import s3_url
+from tests.e2e.test_upload_actions import form_fields
 
 __all__ = ["application"]
 Keys = tuple[str, str]
@@ -167,13 +168,7 @@ def _name(suffix: str) -> str:
 def test_alibaba_sdk_temp_file_form_upload(server: Server, mode: str) -> None:
     form = temp_upload_url(alibaba(server, mode=mode), "file list ü.txt")
     assert form["Success"] is True and form["Code"] == "200" and form["TempFileKey"].endswith("/file list ü.txt")
-    fields = {
-        "key": form["TempFileKey"],
-        "OSSAccessKeyId": form["OssAccessKeyId"],
-        "policy": form["Policy"],
-        "Signature": form["Signature"],
-        "success_action_status": "200",
-    }
+    fields = form_fields(form)
     body = f"uploaded through {mode or 'acs3'}".encode()
     url = f"http://{form['BucketName']}.{form['Endpoint']}/"
     upload = requests.post(url, data=fields, files={"file": ("file list ü.txt", body, "text/plain")})

@@ -28,6 +28,17 @@ def action(server: Server, name: str, **params: object) -> requests.Response:
     return reply
 
 
+def form_fields(form: dict[str, Any]) -> dict[str, str]:
+    """The fields of a form upload that CreateTempFileUploadUrl's reply describes."""
+    return {
+        "key": form["TempFileKey"],
+        "OSSAccessKeyId": form["OssAccessKeyId"],
+        "policy": form["Policy"],
+        "Signature": form["Signature"],
+        "success_action_status": "200",
+    }
+
+
 def wait_until(check: Any, seconds: float = 10) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -51,13 +62,7 @@ def test_seed_000_temp_file_form_upload(server: Server) -> None:
     assert time.strftime("%Y-%m-%d", time.gmtime()) == parts[3] and uuid.UUID(parts[4])
     assert 899 <= form["ExpireTime"] - time.time() <= 901
     url = f"http://{form['BucketName']}.{form['Endpoint']}/"
-    fields = {
-        "key": form["TempFileKey"],
-        "OSSAccessKeyId": form["OssAccessKeyId"],
-        "policy": form["Policy"],
-        "Signature": form["Signature"],
-        "success_action_status": "200",
-    }
+    fields = form_fields(form)
     upload = requests.post(url, data=fields, files={"file": ("file-list.txt", b"a\nb\nc\n", "text/plain")})
     assert upload.status_code == 200, upload.text
     stored = requests.get(s3_url(server, "GET", form["BucketName"], form["TempFileKey"]))
