@@ -7,6 +7,7 @@ database; the two race through ``asyncio.gather``. Each backend is a fixture par
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,6 +18,7 @@ import pytest
 
 from holdall.errors import (
     Conflict,
+    FileNotFound,
     LimitReached,
     NameTaken,
     NotEmpty,
@@ -84,8 +86,15 @@ async def bucket(store: MetaStore, owner: Account, **caps: int) -> Bucket:
     return made
 
 
-def record(target: Bucket, key: str, size: int = 0) -> ObjectRecord:
-    manifest = [BlobRef(uuid.uuid4().hex, size)] if size else []
+async def new_blob(store: MetaStore, size: int) -> BlobRef:
+    """A blob as a blob sink leaves it: announced, its bytes written, no row naming it yet."""
+    blob = BlobRef(uuid.uuid4().hex, size)
+    await store.note_pending_blob(blob.blob_id, NOW)
+    return blob
+
+
+async def record(store: MetaStore, target: Bucket, key: str, size: int = 0) -> ObjectRecord:
+    manifest = [await new_blob(store, size)] if size else []
     return ObjectRecord(target.name, key, size, "etag", "text/plain", int(NOW), int(NOW), manifest)
 
 
@@ -105,7 +114,7 @@ async def test_bucket_caps_hold_across_gateways(gateways: Gateways) -> None:
     one, two = gateways
     capped = await bucket(one, await account(one), max_objects=5)
     calls = [
-        store.put_object(record(capped, f"k{i}"), bucket_id=capped.id, now=NOW)
+        store.put_object(await record(store, capped, f"k{i}"), bucket_id=capped.id, now=NOW)
         for i, store in enumerate((one, two) * 10)
     ]
     results = await outcomes(calls)
@@ -113,7 +122,7 @@ async def test_bucket_caps_hold_across_gateways(gateways: Gateways) -> None:
     assert (await two.bucket_usage(capped.name)).object_count == 5
     sized = await bucket(one, await account(one), max_bytes=1000)
     calls = [
-        store.put_object(record(sized, f"s{i}", 300), bucket_id=sized.id, now=NOW)
+        store.put_object(await record(store, sized, f"s{i}", 300), bucket_id=sized.id, now=NOW)
         for i, store in enumerate((one, two) * 5)
     ]
     results = await outcomes(calls)
@@ -124,7 +133,7 @@ async def test_if_absent_lets_one_writer_win(gateways: Gateways) -> None:
     one, two = gateways
     target = await bucket(one, await account(one))
     calls = [
-        store.put_object(record(target, "same"), bucket_id=target.id, now=NOW, if_absent=True)
+        store.put_object(await record(store, target, "same"), bucket_id=target.id, now=NOW, if_absent=True)
         for store in (one, two) * 4
     ]
     results = await outcomes(calls)
@@ -139,14 +148,14 @@ async def test_a_deleted_and_remade_bucket_refuses_writes_meant_for_the_old_one(
     remade = Bucket(old.name, uuid.uuid4().hex, owner.id, "default", "private", "cn-bj", 0, 0)
     await two.create_bucket(remade)
     with pytest.raises(Exception, match="bucket"):
-        await one.put_object(record(old, "late"), bucket_id=old.id, now=NOW)
+        await one.put_object(await record(one, old, "late"), bucket_id=old.id, now=NOW)
     assert (await two.object(old.name, "late")) is None
 
 
 async def test_a_bucket_with_objects_is_not_deleted(gateways: Gateways) -> None:
     one, two = gateways
     target = await bucket(one, await account(one))
-    await one.put_object(record(target, "k"), bucket_id=target.id, now=NOW)
+    await one.put_object(await record(one, target, "k"), bucket_id=target.id, now=NOW)
     with pytest.raises(NotEmpty):
         await two.delete_bucket(target.name)
 
@@ -208,7 +217,7 @@ async def test_racing_multipart_finishes_make_one_object(gateways: Gateways) -> 
     upload = Upload(uuid.uuid4().hex, target.name, "big", "text/plain", int(NOW))
     await one.create_upload(upload)
     for number in range(3):
-        part = Part(upload.id, number, BlobRef(uuid.uuid4().hex, 10), f"e{number}", b"")
+        part = Part(upload.id, number, await new_blob(two, 10), f"e{number}", b"")
         await two.put_part(part, now=NOW)
 
     def build(found: Upload, parts: list[Part], key: str) -> ObjectRecord:
@@ -228,7 +237,7 @@ async def test_keys_list_in_utf8_byte_order(gateways: Gateways) -> None:
     target = await bucket(one, await account(one))
     keys = ["a", "a/b", "a~", "z", "é", "ẞ", "\ufffd", "😀", "日本", "a\u0080", "A", "_"]
     for key in keys:
-        await one.put_object(record(target, key), bucket_id=target.id, now=NOW)
+        await one.put_object(await record(one, target, key), bucket_id=target.id, now=NOW)
     listed = [row.key for row in (await two.objects(target.name, "", "", 100))]
     assert listed == sorted(keys, key=lambda key: key.encode())
     assert [row.key for row in (await two.objects(target.name, "a", "a/b", 100))] == ["a~", "a\u0080"]
@@ -249,7 +258,7 @@ async def test_usage_flushes_from_both_gateways_add_up(gateways: Gateways) -> No
 async def test_a_released_blob_referenced_again_is_not_forgotten(gateways: Gateways) -> None:
     one, two = gateways
     target = await bucket(one, await account(one))
-    first = record(target, "one", 5)
+    first = await record(one, target, "one", 5)
     await one.put_object(first, bucket_id=target.id, now=NOW)
     assert await one.delete_object(target.name, "one", now=NOW)
     blob = first.manifest[0].blob_id
@@ -258,6 +267,26 @@ async def test_a_released_blob_referenced_again_is_not_forgotten(gateways: Gatew
     await two.put_object(again, bucket_id=target.id, now=NOW)
     assert await one.forget_blobs([blob]) == []
     assert await two.blob_known(blob)
+
+
+async def test_a_forgotten_blob_cannot_be_referenced_again(gateways: Gateways) -> None:
+    one, two = gateways
+    target = await bucket(one, await account(one))
+    first = await record(one, target, "one", 5)
+    await one.put_object(first, bucket_id=target.id, now=NOW)
+    assert await one.delete_object(target.name, "one", now=NOW)
+    blob = first.manifest[0].blob_id
+    assert await one.forget_blobs([blob]) == [blob]  # the sweeper deletes its bytes next
+    copy = dataclasses.replace(first, key="copy")  # a copy that read the manifest before the delete
+    with pytest.raises(FileNotFound):
+        await two.put_object(copy, bucket_id=target.id, now=NOW)
+    late = await record(two, target, "late", 5)  # announced, then swept as abandoned before it commits
+    assert await one.forget_pending_blobs([late.manifest[0].blob_id]) == [late.manifest[0].blob_id]
+    with pytest.raises(FileNotFound):
+        await two.put_object(late, bucket_id=target.id, now=NOW)
+    assert await one.objects(target.name, "", "", 10) == []
+    usage = await two.bucket_usage(target.name)
+    assert (usage.used_bytes, usage.object_count) == (0, 0)
 
 
 async def test_one_gateway_at_a_time_holds_a_lease(gateways: Gateways) -> None:
@@ -277,7 +306,7 @@ async def test_a_bucket_deleted_amid_writes_leaves_nothing_behind(gateways: Gate
     for _ in range(3):
         target = await bucket(one, owner)
         writes = [
-            store.put_object(record(target, f"k{i}", 10), bucket_id=target.id, now=NOW)
+            store.put_object(await record(store, target, f"k{i}", 10), bucket_id=target.id, now=NOW)
             for i, store in enumerate((one, two) * 5)
         ]
         results = await outcomes([*writes[:5], two.delete_bucket(target.name), *writes[5:]])
@@ -296,7 +325,7 @@ async def test_delimited_listings_page_to_the_model(gateways: Gateways) -> None:
     target = await bucket(one, await account(one))
     names = {f"d{i % 7}/s{i % 3}/f{i:03d}" for i in range(120)} | {"top", "d1", "d1/x", "é/1", "😀"}
     for name in sorted(names):
-        await one.put_object(record(target, name), bucket_id=target.id, now=NOW)
+        await one.put_object(await record(one, target, name), bucket_id=target.id, now=NOW)
     for prefix, delimiter, limit in (("", "/", 3), ("d1/", "/", 2), ("d", "/", 4), ("", "", 7), ("d2/s1/", "/", 5)):
         got: list[str] = []
         marker = ""
@@ -312,8 +341,7 @@ async def test_delimited_listings_page_to_the_model(gateways: Gateways) -> None:
 async def test_pending_blobs_are_dropped_by_the_row_that_names_them(gateways: Gateways) -> None:
     one, two = gateways
     target = await bucket(one, await account(one))
-    named, unnamed = record(target, "named", 5), uuid.uuid4().hex
-    await one.note_pending_blob(named.manifest[0].blob_id, NOW)
+    named, unnamed = await record(one, target, "named", 5), uuid.uuid4().hex
     await two.note_pending_blob(unnamed, NOW)
     await two.put_object(named, bucket_id=target.id, now=NOW)
     assert await one.stale_pending_blobs(NOW + 1, 10) == [unnamed]
@@ -353,9 +381,10 @@ async def test_a_write_to_a_key_waits_for_the_one_before_it(
 ) -> None:
     one, two = gateways
     target = await bucket(one, await account(one))
-    await one.put_object(record(target, "k", 10), bucket_id=target.id, now=NOW)
+    await one.put_object(await record(one, target, "k", 10), bucket_id=target.id, now=NOW)
+    later, last = await record(one, target, "k", 20), await record(two, target, "k", 30)
     pause = _PauseAfterRead(monkeypatch)
-    first = asyncio.ensure_future(one.put_object(record(target, "k", 20), bucket_id=target.id, now=NOW))
+    first = asyncio.ensure_future(one.put_object(later, bucket_id=target.id, now=NOW))
     while not pause.read.is_set():
         await asyncio.sleep(0.01)
     if other == "delete":
@@ -363,7 +392,7 @@ async def test_a_write_to_a_key_waits_for_the_one_before_it(
     elif other == "rename":
         second = asyncio.ensure_future(two.rename_object(target.name, "k", "k2", True, int(NOW)))
     else:
-        second = asyncio.ensure_future(two.put_object(record(target, "k", 30), bucket_id=target.id, now=NOW))
+        second = asyncio.ensure_future(two.put_object(last, bucket_id=target.id, now=NOW))
     await asyncio.sleep(0.3)
     assert not second.done()  # it waits for the write already under way on that key
     pause.go.set()

@@ -20,6 +20,7 @@ from ufile.auth import Auth
 from tests.e2e.helpers import api, call
 from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server
 from tests.e2e.test_presigned import oss_url, s3_url, tos_url
+from tests.s3 import S3Server
 
 MiB = 1024 * 1024
 
@@ -149,3 +150,33 @@ def _signed_api(action: str, **params: str) -> dict[str, str]:
     query = {"Action": action, "PublicKey": ACCESS_KEY, **params}
     query["Signature"] = Auth(ACCESS_KEY, SECRET_KEY).bucket_signature(query)
     return query
+
+
+def test_s3_writers_spool_within_the_reserve_of_their_volume(volume: Path, tmp_path: Path, s3: S3Server) -> None:
+    """With blobs in an S3 service, a writer spools the part it fills (up to 8 MiB) to TMPDIR: that
+    volume keeps its reserve, and a body larger than the volume still goes through."""
+    spool = volume / "spool"
+    spool.mkdir()
+    extra = ["--blobs", s3.new_location(), "--min-free", "8388608"]
+    server = Server(data=tmp_path / "data", extra=extra, env={**s3.environment(), "TMPDIR": str(spool)}).start()
+    try:
+        assert api(server, "CreateBucket", BucketName="spooled", Region="cn-bj")["RetCode"] == 0
+        huge = call(server, "PUT", "spooled", "huge", data=_chunks(96 * MiB, 5))
+        assert huge.status_code == 200, huge.text
+        assert (
+            hashlib.sha256(call(server, "GET", "spooled", "huge").content).digest()
+            == hashlib.sha256(_body(96 * MiB, 5)).digest()
+        )
+        assert not list(spool.iterdir()), "a writer left its spool file"
+
+        filler = volume / "filler"
+        _fill(filler)
+        refused = call(server, "PUT", "spooled", "large", data=_chunks(2 * MiB, 6))
+        assert refused.status_code == 507 and "reserve" in refused.json()["ErrMsg"], refused.text
+        assert call(server, "HEAD", "spooled", "large").status_code == 404
+        assert len(call(server, "GET", "spooled", "huge").content) == 96 * MiB
+        filler.unlink()
+        assert call(server, "PUT", "spooled", "large", data=_chunks(2 * MiB, 6)).status_code == 200
+        assert call(server, "GET", "spooled", "large").content == _body(2 * MiB, 6)
+    finally:
+        server.stop()

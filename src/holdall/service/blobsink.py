@@ -33,16 +33,20 @@ STEP = 192 * 1024
 
 
 class FreeSpace:
-    """The free-space reserve of the volume under ``path``, checked before every step of a write."""
+    """The free-space reserve of the volume a blob store writes to, checked before every step of a
+    write. A store that keeps at most ``held`` bytes of a blob there (an S3 writer's spooled part)
+    needs at most that much room for a body of any size."""
 
-    def __init__(self, path: str | None, reserve: Callable[[int], int]) -> None:
-        """``path`` None: blobs live on no local volume (an S3 service), and nothing is checked."""
+    def __init__(self, path: str | None, reserve: Callable[[int], int], held: int | None = None) -> None:
         self._path = path
         self._reserve = reserve
+        self._held = held
 
     def check(self, incoming: int) -> None:
         if self._path is None:
             return
+        if self._held is not None:
+            incoming = min(incoming, self._held)
         usage = shutil.disk_usage(self._path)
         reserve = self._reserve(usage.total)
         if usage.free - incoming < reserve:

@@ -29,7 +29,7 @@ class ObjectService:
         self.meta = meta
         self.blobs = blobs
         self.executor = executor
-        self.space = FreeSpace(blobs.store.volume, settings.free_space_reserve)
+        self.space = FreeSpace(blobs.store.volume, settings.free_space_reserve, blobs.store.held_locally)
         self.upload_slots = UploadSlots(settings.max_uploads)
 
     # ----------------------------------------------------------------- writes

@@ -27,7 +27,9 @@ class BlobStore(Protocol):
     local_reads: bool
     """Whether :meth:`read` is a local read cheap enough for the event loop (files: yes; S3: no)."""
     volume: str | None
-    """The local directory whose volume holds the blobs, for the free-space reserve; None for a service."""
+    """The local directory whose volume receives what a writer writes, for the free-space reserve."""
+    held_locally: int | None
+    """At most how many bytes of one blob a writer keeps on that volume at once; None: the whole blob."""
 
     def writer(self) -> BlobWriter:
         """A writer for a new blob; makes no network call (the first bytes may be written on the loop)."""

@@ -104,6 +104,7 @@ class FileBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.volume: str | None = str(root)
+        self.held_locally: int | None = None
         self.tmp_dir = root / "tmp"
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         for name in _FANOUT:

@@ -27,7 +27,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from holdall.errors import ServiceUnavailable
+from holdall.errors import ServiceUnavailable, no_space_is_storage_full
 
 PART = 8 * 1024 * 1024
 """Bytes of one multipart part (S3 wants at least 5 MiB but for the last)."""
@@ -70,13 +70,13 @@ class S3BlobWriter:
         self._store = store
         self.blob_id = uuid.uuid4().hex
         self.size = 0
-        self._part = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (closed by commit/abort)
+        self._part = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=store.volume)  # noqa: SIM115 (closed by commit/abort)
         self._part_size = 0
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
 
     def write(self, data: bytes | memoryview) -> None:
-        with _reachable():
+        with _reachable(), no_space_is_storage_full("S3 writers' spool (TMPDIR)"):
             self._write(data)
 
     def _write(self, data: bytes | memoryview) -> None:
@@ -181,10 +181,12 @@ class RangeReader:
 class S3BlobStore:
     local_reads = False
     """Small reads are network round trips: callers run them off the event loop."""
-    volume: str | None = None
 
     def __init__(self, url: str) -> None:
         self.location = S3Location(url)
+        self.volume: str | None = tempfile.gettempdir()
+        """Where writers spool the part they fill."""
+        self.held_locally: int | None = PART
         config = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=64)
         self.client = boto3.session.Session().client(
             "s3", endpoint_url=self.location.endpoint, region_name=self.location.region, config=config

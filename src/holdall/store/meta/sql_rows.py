@@ -63,12 +63,20 @@ def insert_inline(conn: Conn, inline: dict[str, bytes] | None) -> None:
 
 
 def retain(conn: Conn, refs: list[BlobRef]) -> None:
-    conn.executemany("DELETE FROM pending_blobs WHERE id = ?", [(ref.blob_id,) for ref in refs])
-    conn.executemany(
-        "INSERT INTO blobs(id, size, refs) VALUES(?, ?, 1)"
-        " ON CONFLICT(id) DO UPDATE SET refs = blobs.refs + 1, released = NULL",
-        [(ref.blob_id, ref.size) for ref in refs],
-    )
+    """References each blob once more. A blob no row names yet must still be announced (its
+    ``pending_blobs`` record is claimed here); any other must still have its row, so a copy can
+    never name bytes the sweeper has forgotten and is deleting: that raises FileNotFound."""
+    for ref in refs:
+        if conn.execute("DELETE FROM pending_blobs WHERE id = ?", (ref.blob_id,)).rowcount:
+            conn.execute(
+                "INSERT INTO blobs(id, size, refs) VALUES(?, ?, 1)"
+                " ON CONFLICT(id) DO UPDATE SET refs = blobs.refs + 1, released = NULL",
+                (ref.blob_id, ref.size),
+            )
+        elif not conn.execute(
+            "UPDATE blobs SET refs = refs + 1, released = NULL WHERE id = ?", (ref.blob_id,)
+        ).rowcount:
+            raise FileNotFound(f"the bytes of blob {ref.blob_id} were deleted while the request ran")
 
 
 def release(conn: Conn, refs: list[BlobRef], now: float) -> None:
