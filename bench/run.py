@@ -8,7 +8,9 @@ Run by hand (never in CI)::
 
 Every server gets pre-generated signed request targets (presigned URLs for holdall and moto) that
 ``walk.lua`` walks round robin. For each of GET/PUT × 1 KiB/64 MiB it prints requests/s, MB/s of
-payload, latency and the peak RSS of the server's processes together, then the ratios.
+payload, latency, the peak RSS of the server's processes together and the CPU time per request of
+holdall's processes and of PostgreSQL's (on a machine whose CPU is shared, this is steadier than
+requests/s), then the ratios.
 """
 
 from __future__ import annotations
@@ -89,6 +91,28 @@ def memory_bytes(pids: list[int]) -> tuple[int, int]:
         except OSError:
             pass
     return rss, pss
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) so far of the holdall processes and of the PostgreSQL processes."""
+    spent = {"holdall": 0.0, "postgres": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        name = stat.split("(", 1)[1].rsplit(")", 1)[0]
+        kind = "postgres" if name == "postgres" else "holdall" if b"holdall\0serve" in command else None
+        if kind:
+            fields = stat.rsplit(")", 1)[1].split()
+            spent[kind] += (int(fields[11]) + int(fields[12])) / TICKS
+    return spent
 
 
 class PeakRss:
@@ -299,9 +323,11 @@ def run_wrk(
         ]  # fmt: skip
         return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
 
+    before = cpu_seconds()
     with PeakRss(target.process.pid) as rss:
         runs = [wrk(port) for port in ports]
         outputs = [run.communicate()[0] for run in runs]
+    after = cpu_seconds()
     stats = [
         json.loads(next(line for line in output.splitlines() if line.startswith("WRK_JSON ")).removeprefix("WRK_JSON "))
         for output in outputs
@@ -316,6 +342,8 @@ def run_wrk(
         "errors": sum(stat["status_errors"] + stat["socket_errors"] for stat in stats),
         "rss_mb": rss.peak / 1e6,
         "pss_mb": rss.peak_pss / 1e6,
+        "cpu_ms": (after["holdall"] - before["holdall"]) * 1000 / max(requests_done, 1),
+        "db_cpu_ms": (after["postgres"] - before["postgres"]) * 1000 / max(requests_done, 1),
     }
 
 
@@ -380,7 +408,8 @@ def run(args: argparse.Namespace) -> None:
                         f"{name:8} {method:4} {size:6} {result['req_s']:10.0f} req/s {result['mb_s']:9.1f} MB/s"
                         f"  p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:8.2f} ms"
                         f"  errors {result['errors']:5.0f}  peak RSS {result['rss_mb']:6.1f} MB"
-                        f" PSS {result['pss_mb']:6.1f} MB",
+                        f" PSS {result['pss_mb']:6.1f} MB  CPU/req {result['cpu_ms']:.3f} ms"
+                        f" + PostgreSQL {result['db_cpu_ms']:.3f} ms",
                         flush=True,
                     )
     print()

@@ -399,3 +399,33 @@ async def test_a_write_to_a_key_waits_for_the_one_before_it(
     await first
     await second
     await _consistent(two, target)
+
+
+@pytest.mark.parametrize("change", ["caps", "delete"])
+async def test_a_bucket_change_waits_for_the_writes_in_flight(
+    gateways: Gateways, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    one, two = gateways
+    target = await bucket(one, await account(one))
+    await one.put_object(await record(one, target, "first", 10), bucket_id=target.id, now=NOW)
+    late = await record(one, target, "second", 10)
+    pause = _PauseAfterRead(monkeypatch)
+    write = asyncio.ensure_future(one.put_object(late, bucket_id=target.id, now=NOW))
+    while not pause.read.is_set():
+        await asyncio.sleep(0.01)
+    if change == "caps":
+        changing = asyncio.ensure_future(two.set_bucket_caps(target.name, 0, 2))
+    else:
+        changing = asyncio.ensure_future(two.delete_bucket(target.name))
+    await asyncio.sleep(0.3)
+    assert not changing.done()  # it waits for the write that read the bucket as it was
+    pause.go.set()
+    await write
+    if change == "caps":
+        await changing
+        with pytest.raises(QuotaExceeded):
+            await two.put_object(await record(two, target, "third", 10), bucket_id=target.id, now=NOW)
+    else:
+        with pytest.raises(NotEmpty):
+            await changing
+    await _consistent(two, target)

@@ -5,9 +5,12 @@ COMMITTED transactions; each check-then-act rule of :mod:`holdall.store.meta.sql
 transaction-scoped advisory lock on what it guards (``bucket:<name>`` for caps, ``if_absent``,
 empty-bucket deletes and multipart finishes; ``account:<id>`` for the token limit, 20 a second and
 the live upload URLs; ``storage-accrual``), so those of all gateways run one at a time and each sees
-the others' commits, as on SQLite. An uncapped bucket takes no such lock: its counters are spread
-over shards (``bucket_usage``) that concurrent writers update side by side, and they hold the
-bucket's row ``FOR SHARE``, which a bucket delete (``FOR UPDATE``) waits for. Unique names, nonces
+the others' commits, as on SQLite. Writers to an uncapped bucket hold its lock in the shared form
+(``pg_advisory_xact_lock_shared``), which a bucket delete or a cap change waits for, and they count
+into shards of its counters (``bucket_usage``) side by side. A shared advisory lock lives in the lock
+manager's memory; the row lock ``FOR SHARE`` it replaced wrote the bucket's row (and WAL) for every
+write and made a multixact of the concurrent ones. Each write that reads an object row and writes it
+back holds ``object:<bucket>/<key>``, taken with the bucket's in one statement. Unique names, nonces
 and leases need no lock: one ``INSERT … ON CONFLICT`` each. SERIALIZABLE with retry was measured
 first: every PUT to a bucket updated its counters row, so concurrent PUTs aborted each other (1 KiB
 PUT 702/s, p99 0.9 s, retries exhausted). A deadlock is retried. The caches of
@@ -87,8 +90,6 @@ class PgConn:
 
 class PostgresMetaStore(SqlMetaStore):
     UNIQUE_VIOLATION = (errors.UniqueViolation,)
-    ROW_SHARE = " FOR SHARE"
-    ROW_UPDATE = " FOR UPDATE"
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
@@ -175,8 +176,11 @@ class PostgresMetaStore(SqlMetaStore):
                 time.sleep(min(0.001 * 2**attempt, 0.1))
         raise ServiceUnavailable(f"a write met {RETRIES} deadlocks in a row; retry shortly")
 
-    def _serialize(self, conn: Conn, scope: str) -> None:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (scope,))
+    def _serialize(self, conn: Conn, *scopes: str, shared: str = "") -> None:
+        calls = ["pg_advisory_xact_lock(hashtextextended(?, 0))"] * len(scopes)
+        if shared:
+            calls.insert(0, "pg_advisory_xact_lock_shared(hashtextextended(?, 0))")
+        conn.execute(f"SELECT {', '.join(calls)}", [shared, *scopes] if shared else scopes)
 
     async def _write(self, fn: Transaction[T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self.write_sync, fn)

@@ -171,8 +171,8 @@ class SqlMetaStore(SqlLedger):
         return BucketUsage(int(row[0]), int(row[1])) if row else BucketUsage(0, 0)
 
     def _set_caps(self, conn: Conn, name: str, max_bytes: int, max_objects: int) -> None:
-        # writes that read the old caps hold the row shared: they finish first, the next ones see these
-        conn.execute(f"SELECT 1 FROM buckets WHERE name = ?{self.ROW_UPDATE}", (name,))
+        # writes that read the old caps hold the bucket's scope shared: they finish first, the next see these
+        self._serialize(conn, f"bucket:{name}")
         conn.execute("UPDATE buckets SET max_bytes = ?, max_objects = ? WHERE name = ?", (max_bytes, max_objects, name))
 
     async def set_bucket_caps(self, name: str, max_bytes: int, max_objects: int) -> None:
@@ -192,10 +192,9 @@ class SqlMetaStore(SqlLedger):
 
     async def delete_bucket(self, name: str) -> None:
         def delete(conn: Conn) -> None:
-            # No write into it slips between the check and the delete: serialized writers queue on the
-            # lock, the others hold the bucket's row shared until they commit.
+            # No write into it slips between the check and the delete: every writer holds the bucket's
+            # scope, shared or alone, until it commits.
             self._serialize(conn, f"bucket:{name}")
-            conn.execute(f"SELECT 1 FROM buckets WHERE name = ?{self.ROW_UPDATE}", (name,))
             if conn.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
                 raise NotEmpty(f"bucket {name!r} still holds objects")
             if conn.execute("SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1", (name,)).fetchone():
@@ -241,22 +240,31 @@ class SqlMetaStore(SqlLedger):
         if_absent: bool = False,
         inline: dict[str, bytes] | None = None,
     ) -> None:
+        known = await self.bucket(record.bucket)
+        capped = known is not None and bool(known.max_bytes or known.max_objects)
+
         def put(conn: Conn) -> None:
-            caps = rows.require_bucket(conn, record.bucket, bucket_id, self.ROW_SHARE)
-            if any(caps):  # the caps must see every earlier write to the bucket
-                self._serialize(conn, f"bucket:{record.bucket}")
-            self._serialize_keys(conn, record.bucket, record.key)  # the old row read below stays current
+            # A cap must see every earlier write to the bucket: writers to a capped bucket run alone.
+            # The key's scope keeps the old row read below current until this commits.
+            scope = f"bucket:{record.bucket}"
+            keys = self.key_scopes(record.bucket, record.key)
+            if capped:
+                self._serialize(conn, scope, *keys)
+            else:
+                self._serialize(conn, *keys, shared=scope)
+            caps = rows.require_bucket(conn, record.bucket, bucket_id)
+            if any(caps) and not capped:  # capped since this process read the bucket; a deadlock is retried
+                self._serialize(conn, scope)
             if if_absent and rows.current(conn, record.bucket, record.key) is not None:
                 raise Conflict(f"key {record.key!r} already exists")
-            rows.insert_inline(conn, inline)
-            rows.retain(conn, record.manifest)
+            rows.retain(conn, record.manifest, inline)
             rows.store_object(conn, record, now, bucket_id, caps)
 
         await self._write(put)
 
     async def delete_object(self, bucket: str, key: str, *, now: float) -> bool:
         def delete(conn: Conn) -> bool:
-            self._serialize_keys(conn, bucket, key)
+            self._serialize(conn, *self.key_scopes(bucket, key))
             old = rows.current(conn, bucket, key)
             if old is None:
                 return False
@@ -269,7 +277,7 @@ class SqlMetaStore(SqlLedger):
 
     async def rename_object(self, bucket: str, key: str, new_key: str, force: bool, now: int) -> None:
         def rename(conn: Conn) -> None:
-            self._serialize_keys(conn, bucket, key, new_key)
+            self._serialize(conn, *self.key_scopes(bucket, key, new_key))
             source = rows.current(conn, bucket, key)
             if source is None:
                 raise rows.missing_object(key)
@@ -317,7 +325,8 @@ class SqlMetaStore(SqlLedger):
 
     async def create_upload(self, upload: Upload) -> None:
         def create(conn: Conn) -> None:
-            rows.require_bucket(conn, upload.bucket, share=self.ROW_SHARE)
+            self._serialize(conn, shared=f"bucket:{upload.bucket}")  # a bucket delete waits for it
+            rows.require_bucket(conn, upload.bucket)
             conn.execute(
                 "INSERT INTO uploads(id, bucket, key, mime, created) VALUES(?, ?, ?, ?, ?)",
                 (upload.id, upload.bucket, upload.key, upload.mime, upload.created),
@@ -335,8 +344,7 @@ class SqlMetaStore(SqlLedger):
             old = conn.execute(
                 "SELECT blob_id, size FROM parts WHERE upload_id = ? AND number = ?", (part.upload_id, part.number)
             ).fetchone()
-            rows.insert_inline(conn, inline)
-            rows.retain(conn, [part.blob])
+            rows.retain(conn, [part.blob], inline)
             conn.execute(
                 "INSERT INTO parts(upload_id, number, blob_id, size, etag, sha1) VALUES(?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(upload_id, number) DO UPDATE SET blob_id = excluded.blob_id, size = excluded.size,"
@@ -367,7 +375,7 @@ class SqlMetaStore(SqlLedger):
                     (upload_id,),
                 )
             ]
-            self._serialize_keys(conn, upload.bucket, upload.key, *([new_key] if new_key else []))
+            self._serialize(conn, *self.key_scopes(upload.bucket, upload.key, *([new_key] if new_key else [])))
             key = upload.key
             if new_key and rows.current(conn, upload.bucket, key) is not None:
                 key = new_key

@@ -37,9 +37,6 @@ class SqlPlumbing:
 
     UNIQUE_VIOLATION: tuple[type[BaseException], ...] = ()
     """What the driver raises when an insert breaks a unique key."""
-    ROW_SHARE = ""
-    ROW_UPDATE = ""
-    """Row lock clauses (`` FOR SHARE``, `` FOR UPDATE``) for backends whose writers run side by side."""
 
     def __init__(self) -> None:
         self._cache_generation = -1
@@ -72,15 +69,18 @@ class SqlPlumbing:
     def close(self) -> None:
         raise NotImplementedError
 
-    def _serialize(self, conn: Conn, scope: str) -> None:
-        """Makes the rest of this write transaction run alone among those naming ``scope``
-        (``bucket:<name>``, ``account:<id>``, a job's name). A backend whose writes already run one
-        at a time needs nothing here."""
+    def _serialize(self, conn: Conn, *scopes: str, shared: str = "") -> None:
+        """Makes the rest of this write transaction run alone among those naming any of ``scopes``
+        (``bucket:<name>``, ``object:<bucket>/<key>``, ``account:<id>``, a job's name), taken in one
+        step in the order given. ``shared`` is taken first, in its shared form: writers sharing a scope
+        run side by side, and one that serializes on it waits for them all (and they for it). A backend
+        whose writes already run one at a time needs nothing here."""
 
-    def _serialize_keys(self, conn: Conn, bucket: str, *keys: str) -> None:
-        """Serializes the writers of these object keys (after any bucket lock, keys in order: no deadlock)."""
-        for key in sorted(set(keys)):
-            self._serialize(conn, f"object:{bucket}/{key}")
+    @staticmethod
+    def key_scopes(bucket: str, *keys: str) -> list[str]:
+        """The scopes of the writers of these object keys, in the order every writer takes them (after
+        any bucket scope): no two writers wait for each other crosswise."""
+        return [f"object:{bucket}/{key}" for key in sorted(set(keys))]
 
     def new_cache(self) -> dict[Any, Any]:
         """A per-process cache of configuration, emptied whenever any process changes it."""

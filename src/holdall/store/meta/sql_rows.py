@@ -54,29 +54,29 @@ def account_record(row: tuple[Any, ...]) -> Account:
     return Account(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
 
 
-def insert_inline(conn: Conn, inline: dict[str, bytes] | None) -> None:
-    if inline:
-        conn.executemany(
-            "INSERT INTO blobs(id, size, refs, data) VALUES(?, ?, 0, ?)",
-            [(blob_id, len(data), data) for blob_id, data in inline.items()],
-        )
+REFERENCE_AGAIN = "UPDATE blobs SET refs = refs + 1, released = NULL WHERE id = ?"
 
 
-def retain(conn: Conn, refs: list[BlobRef]) -> None:
-    """References each blob once more. A blob no row names yet must still be announced (its
-    ``pending_blobs`` record is claimed here); any other must still have its row, so a copy can
-    never name bytes the sweeper has forgotten and is deleting: that raises FileNotFound."""
+def retain(conn: Conn, refs: list[BlobRef], inline: dict[str, bytes] | None = None) -> None:
+    """References each blob once more. An inline blob is new, with its bytes in ``inline``; another
+    blob no row names yet must still be announced (its ``pending_blobs`` record is claimed here);
+    any other must still have its row, so a copy can never name bytes the sweeper has forgotten and
+    is deleting: that raises FileNotFound."""
+    fresh = dict(inline or {})
     for ref in refs:
-        if conn.execute("DELETE FROM pending_blobs WHERE id = ?", (ref.blob_id,)).rowcount:
+        data = fresh.pop(ref.blob_id, None)
+        if data is not None:
+            conn.execute("INSERT INTO blobs(id, size, refs, data) VALUES(?, ?, 1, ?)", (ref.blob_id, len(data), data))
+        elif conn.execute("DELETE FROM pending_blobs WHERE id = ?", (ref.blob_id,)).rowcount:
             conn.execute(
                 "INSERT INTO blobs(id, size, refs) VALUES(?, ?, 1)"
                 " ON CONFLICT(id) DO UPDATE SET refs = blobs.refs + 1, released = NULL",
                 (ref.blob_id, ref.size),
             )
-        elif not conn.execute(
-            "UPDATE blobs SET refs = refs + 1, released = NULL WHERE id = ?", (ref.blob_id,)
-        ).rowcount:
+        elif not conn.execute(REFERENCE_AGAIN, (ref.blob_id,)).rowcount:
             raise FileNotFound(f"the bytes of blob {ref.blob_id} were deleted while the request ran")
+    if fresh:
+        raise ValueError(f"inline blobs that no reference names: {sorted(fresh)}")
 
 
 def release(conn: Conn, refs: list[BlobRef], now: float) -> None:
@@ -95,11 +95,10 @@ SHARDS = 16
 """Rows a bucket's counters are spread over; a write that must check a cap counts into shard 0."""
 
 
-def require_bucket(conn: Conn, bucket: str, bucket_id: str | None = None, share: str = "") -> tuple[int, int]:
+def require_bucket(conn: Conn, bucket: str, bucket_id: str | None = None) -> tuple[int, int]:
     """The bucket's caps (max bytes, max objects), once it is known to exist and, when ``bucket_id`` is
-    given, to be still that very bucket. ``share`` is the backend's row lock that keeps a concurrent
-    bucket delete waiting until this transaction ends (``FOR SHARE``)."""
-    row = conn.execute(f"SELECT id, max_bytes, max_objects FROM buckets WHERE name = ?{share}", (bucket,)).fetchone()
+    given, to be still that very bucket."""
+    row = conn.execute("SELECT id, max_bytes, max_objects FROM buckets WHERE name = ?", (bucket,)).fetchone()
     if row is None or (bucket_id is not None and row[0] != bucket_id):
         raise BucketNotFound(f"bucket not exist: {bucket!r} (deleted while the request ran)")
     return int(row[1]), int(row[2])
