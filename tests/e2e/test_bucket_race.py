@@ -16,9 +16,12 @@ def test_a_slow_put_does_not_land_in_a_bucket_made_anew(server: Server) -> None:
     body = b"m" * 200_000
     headers = signed_headers("PUT", name, "planted.txt", {"Content-Type": "text/plain"}, keys=mallory)
     head = f"PUT /{name}/planted.txt HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Length: {len(body)}\r\n"
+    head += "Expect: 100-continue\r\n"  # the server asks for the body once it routed and authorised the PUT
     head += "".join(f"{field}: {value}\r\n" for field, value in headers.items()) + "\r\n"
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-        sock.sendall(head.encode() + body[:100_000])
+        sock.sendall(head.encode())
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue"), "the PUT was not admitted"
+        sock.sendall(body[:100_000])
         assert api(server, "DeleteBucket", keys=mallory, BucketName=name)["RetCode"] == 0
         assert api(server, "CreateBucket", keys=alice, BucketName=name, Region="cn-bj")["RetCode"] == 0
         sock.sendall(body[100_000:])

@@ -12,6 +12,7 @@ from holdall import clock
 from holdall.config import Settings
 from holdall.errors import BadRequest, HoldallError, StorageFull
 from holdall.server.authenticate import Authenticator
+from holdall.server.context import Call
 from holdall.server.control_api import VOLCENGINE_VERSION, ControlApi
 from holdall.server.control_auth import ControlAuthenticator
 from holdall.server.control_request import is_management_call
@@ -137,27 +138,29 @@ class HoldallApp:
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         head_only = scope["method"] == "HEAD"
         request: Request | None = None
+        dialect = UFILE
+        call: Call | None = None
         try:
             request = Request(scope, receive, self.settings.body_timeout)
             if request.query or "authorization" in request.headers:
-                request.dialect = detect(request.query, request.headers)
+                dialect = detect(request.query, request.headers)
             if request.method == "OPTIONS":
                 response = await self.cors.preflight(request)
             else:
-                response = await self.dispatch(request)
+                call = await self.route(request, dialect)
+                response = await self.serve(request, call)
         except HoldallError as error:
             if request is None and self.parts is not None and self._is_root(scope):
                 response = self.parts.api.early_error(scope, error)
             else:
-                dialect = request.dialect if request is not None else UFILE
                 response = dialect_error(error, dialect, scope.get("path", "/"))
         except Exception:
             sid = session_id()
             log.exception("unexpected error, session %s", sid)
             response = json_response({"RetCode": -1, "ErrMsg": f"internal error, session {sid}"}, 500)
             response.header("x-sessionid", sid)
-        if request is not None and "origin" in request.headers:
-            self.cors.decorate(request, response)
+        if call is not None and "origin" in call.request.headers:
+            self.cors.decorate(call.bucket, call.request, response)
         try:
             await send_response(send, response, head_only, receive)
         except OSError:
@@ -171,11 +174,16 @@ class HoldallApp:
         except HoldallError:
             return False
 
-    async def dispatch(self, request: Request) -> Response:
+    async def route(self, request: Request, dialect: str) -> Call | None:
+        """The data-plane call a request makes; None for the service root (the management API)."""
         assert self.parts is not None
         target = route(request.header("host"), request.raw_path, self.settings.domain)
-        if target is None:
-            if request.method in ("GET", "POST") and is_management_call(request):
-                return await self.parts.api.handle(request)
-            raise BadRequest("name a bucket: use <bucket>.<domain> as the host or /<bucket>/<key> as the path")
-        return await self.parts.data.handle(request, target)
+        return None if target is None else await self.parts.data.open(request, target, dialect)
+
+    async def serve(self, request: Request, call: Call | None) -> Response:
+        assert self.parts is not None
+        if call is not None:
+            return await self.parts.data.handle(call)
+        if request.method in ("GET", "POST") and is_management_call(request):
+            return await self.parts.api.handle(request)
+        raise BadRequest("name a bucket: use <bucket>.<domain> as the host or /<bucket>/<key> as the path")

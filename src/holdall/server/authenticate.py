@@ -14,8 +14,9 @@ from holdall.auth import ufile, v4
 from holdall.auth.principal import ANONYMOUS, Principal, TokenScope
 from holdall.errors import AccessDenied, BadRequest, InvalidAccessKey, MissingAuthorization, RequestTimeTooSkewed
 from holdall.parsing import is_ascii_uint
+from holdall.server.context import Call
 from holdall.server.guard import Coverage
-from holdall.server.http import UFILE, Request
+from holdall.server.http import UFILE
 from holdall.server.presigned import PresignedAuth, Verified
 from holdall.store.meta.base import MetaStore, Token
 
@@ -76,8 +77,7 @@ class Authenticator:
 
     async def verify(
         self,
-        request: Request,
-        bucket: str,
+        call: Call,
         key: str,
         *,
         suffixes: tuple[str, ...] = ("",),
@@ -85,14 +85,15 @@ class Authenticator:
         content_type: str | None = None,
         allow_anonymous: bool = False,
     ) -> Verified:
-        """Checks the request's signature over ``/bucket/key`` (plus any of ``suffixes``).
+        """Checks the request's signature over ``/<call's bucket>/key`` (plus any of ``suffixes``).
 
         ``authorization`` and ``content_type`` override the header values (form uploads carry
         them as form fields). A header signature's ``Date``, when it has one, must be an HTTP date
         within 15 minutes of the server's clock; without one it is the SDK's timeless form.
         """
-        if authorization is None and request.dialect != UFILE:
-            return await self.presigned.verify(request, bucket, key)
+        if authorization is None and call.dialect != UFILE:
+            return await self.presigned.verify(call, key)
+        request, bucket = call.request, call.bucket.name
         header = authorization if authorization is not None else request.header("authorization")
         query = request.query
         if header:

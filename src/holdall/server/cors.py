@@ -7,7 +7,7 @@ from holdall.errors import AccessDenied, BucketNotFound
 from holdall.server.http import Request, Response
 from holdall.server.routing import route
 from holdall.service.cors import cached_rules, matching_rule, preflight_headers, response_headers
-from holdall.store.meta.base import MetaStore
+from holdall.store.meta.base import Bucket, MetaStore
 
 
 class Cors:
@@ -37,11 +37,10 @@ class Cors:
             response.header(name, value)
         return response
 
-    def decorate(self, request: Request, response: Response) -> None:
-        """Adds Access-Control-Allow-Origin and -Expose-Headers when a rule of the bucket the data plane
-        found allows this page."""
-        bucket = request.bucket
-        if bucket is None or not bucket.cors:
+    def decorate(self, bucket: Bucket, request: Request, response: Response) -> None:
+        """Adds Access-Control-Allow-Origin and -Expose-Headers when a rule of the bucket the request
+        addressed allows this page."""
+        if not bucket.cors:
             return
         origin = request.header("origin")
         rule = matching_rule(cached_rules(bucket.cors), origin, request.method)

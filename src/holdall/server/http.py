@@ -6,15 +6,11 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote_plus
 
 from holdall.errors import BadRequest, EntityTooLarge, HoldallError
 from holdall.parsing import is_ascii_uint
-
-if TYPE_CHECKING:
-    from holdall.server.operations import Operation
-    from holdall.store.meta.base import Bucket
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -66,15 +62,11 @@ class Request:
         "_consumed",
         "_receive",
         "body_timeout",
-        "bucket",
-        "dialect",
         "headers",
         "method",
-        "operation",
         "query",
         "raw_path",
         "scope",
-        "virtual_host",
     )
 
     def __init__(self, scope: Scope, receive: Receive, body_timeout: float) -> None:
@@ -90,13 +82,6 @@ class Request:
         raw_query: bytes = scope["query_string"]
         self.query: dict[str, str] = _parsed_query(raw_query) if raw_query else {}
         """Shared between requests with the same query string: never change it."""
-        self.dialect = UFILE
-        """The signing dialect of a presigned query, which also shapes the error replies."""
-        self.virtual_host = False
-        self.bucket: Bucket | None = None
-        """The bucket the request addresses, once the data plane has found it."""
-        self.operation: Operation
-        """What the request does, once the data plane has routed it."""
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name, default)

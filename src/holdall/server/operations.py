@@ -8,10 +8,12 @@ guard (:mod:`holdall.server.guard`) refuses any of those a presigned URL's signa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 
 from holdall.auth.principal import Op
+from holdall.auth.ufile import listobjects_suffix
 from holdall.errors import BadRequest, MethodNotAllowed
 
 WRITE_HEADER_PREFIXES = (
@@ -31,12 +33,30 @@ WRITE_HEADERS = (
 )
 
 
+class Scope(Enum):
+    """Where the key that the signature and the token's rules are checked on comes from."""
+
+    KEY = "key"
+    """The key the path names."""
+    PREFIX = "prefix"
+    """A listing: the signature covers the bucket, the token's prefixes the ``prefix`` asked for."""
+    FILE_NAME = "FileName"
+    """The key the ``FileName`` query parameter names (UploadHit)."""
+    LATER = "later"
+    """The signature covers the bucket; the handler checks the token on the key it really touches."""
+    FORM = "form"
+    """The handler authenticates from the form's fields, which come in the body."""
+
+
 @dataclass(frozen=True, slots=True)
 class Operation:
     name: str
     op: Op
     handler: str
     """The name of the :class:`~holdall.server.ufile_data.DataPlane` method that serves it."""
+    scope: Scope = Scope.KEY
+    signed_suffix: Callable[[Mapping[str, str]], str] | None = None
+    """A resource suffix the UFile signature may also cover (the SDK's listobjects signs one)."""
     selector: str = ""
     """The query parameter (or, with ``header``, the header) that picks this operation."""
     query: tuple[str, ...] = ()
@@ -62,17 +82,39 @@ class Operation:
         return [name for name in self.query if name in query], names
 
 
-def _op(name: str, op: Op, handler: str, selector: str = "", *more: str, header: bool = False) -> Operation:
+def _op(
+    name: str,
+    op: Op,
+    handler: str,
+    selector: str = "",
+    *more: str,
+    header: bool = False,
+    scope: Scope = Scope.KEY,
+    signed_suffix: Callable[[Mapping[str, str]], str] | None = None,
+) -> Operation:
     if header:
-        return Operation(name, op, handler, selector, more, (selector,), header_selector=True)
-    return Operation(name, op, handler, selector, (selector, *more) if selector else more)
+        return Operation(name, op, handler, scope, signed_suffix, selector, more, (selector,), header_selector=True)
+    return Operation(name, op, handler, scope, signed_suffix, selector, (selector, *more) if selector else more)
 
 
-LIST_PARTS = _op("ListParts", Op.LIST, "list_parts", "muploadpart", "uploadId", "max-parts", "part-number-marker")
+LIST_PARTS = _op(
+    "ListParts", Op.LIST, "list_parts", "muploadpart", "uploadId", "max-parts", "part-number-marker", scope=Scope.LATER
+)
 BUCKET_READS = (
     LIST_PARTS,
-    _op("ListObjects", Op.LIST, "list_objects", "listobjects", "prefix", "marker", "max-keys", "delimiter"),
-    _op("PrefixFileList", Op.LIST, "prefix_file_list", "", "prefix", "marker", "limit"),
+    _op(
+        "ListObjects",
+        Op.LIST,
+        "list_objects",
+        "listobjects",
+        "prefix",
+        "marker",
+        "max-keys",
+        "delimiter",
+        scope=Scope.PREFIX,
+        signed_suffix=listobjects_suffix,
+    ),
+    _op("PrefixFileList", Op.LIST, "prefix_file_list", "", "prefix", "marker", "limit", scope=Scope.PREFIX),
 )
 OBJECT_READS = (_op("GetFile", Op.READ, "get"),)
 OBJECT_PUTS = (
@@ -92,8 +134,8 @@ OBJECT_DELETES = (
     _op("AbortMultipartUpload", Op.DELETE, "abort", "uploadId"),
     _op("DeleteFile", Op.DELETE, "delete"),
 )
-POST_FILE = _op("PostFile", Op.WRITE, "post_file")
-UPLOAD_HIT = _op("UploadHit", Op.WRITE, "upload_hit", "", "Hash", "FileSize")
+POST_FILE = _op("PostFile", Op.WRITE, "post_file", scope=Scope.FORM)
+UPLOAD_HIT = _op("UploadHit", Op.WRITE, "upload_hit", "", "Hash", "FileSize", scope=Scope.FILE_NAME)
 UPLOAD_HIT_KEY = "uploadhit"
 
 

@@ -13,6 +13,7 @@ from holdall.auth import cos, v1, v4
 from holdall.auth.encoding import uri_encode
 from holdall.auth.principal import Principal
 from holdall.errors import AccessDenied, AuthQueryInvalid, RequestExpired, SignatureMismatch
+from holdall.server.context import Call
 from holdall.server.guard import Coverage
 from holdall.server.http import Request
 
@@ -46,18 +47,19 @@ class PresignedAuth:
     def __init__(self, lookup: Lookup) -> None:
         self.lookup = lookup
 
-    async def verify(self, request: Request, bucket: str, key: str) -> Verified:
-        dialect = request.dialect
+    async def verify(self, call: Call, key: str) -> Verified:
+        """Checks the call's presigned query (or COS Authorization) over ``/<call's bucket>/key``."""
+        dialect, request, bucket, virtual = call.dialect, call.request, call.bucket.name, call.virtual_host
         try:
             if dialect in V4_DIALECTS:
-                return await self._v4(V4_DIALECTS[dialect], request, bucket, key)
+                return await self._v4(V4_DIALECTS[dialect], request, bucket, key, virtual)
             if dialect in V1_DIALECTS:
-                return await self._v1(V1_DIALECTS[dialect], request, bucket, key)
-            return await self._cos(request, bucket, key)
+                return await self._v1(V1_DIALECTS[dialect], request, bucket, key, virtual)
+            return await self._cos(request, bucket, key, virtual)
         except v4.QueryError as problem:
             raise AuthQueryInvalid(str(problem)) from None
 
-    async def _v4(self, dialect: v4.V4Dialect, request: Request, bucket: str, key: str) -> Verified:
+    async def _v4(self, dialect: v4.V4Dialect, request: Request, bucket: str, key: str, virtual_host: bool) -> Verified:
         parsed = v4.parse_query(dialect, request.query)
         if dialect is not v4.OSS4 and "host" not in parsed.signed_headers:
             # the bucket of a bucket host is named by the Host alone; S3 refuses such URLs too
@@ -65,7 +67,7 @@ class PresignedAuth:
         _check_window(clock.now(), parsed.signed_at, parsed.expires_at)
         secret, principal = await self.lookup(parsed.access_key, parsed.security_token)
         headers = request.headers
-        uri = f"/{bucket}/{key}" if dialect is v4.OSS4 or not request.virtual_host else f"/{key}"
+        uri = f"/{bucket}/{key}" if dialect is v4.OSS4 or not virtual_host else f"/{key}"
 
         def attempt(names: list[str]) -> tuple[bool, str, str]:
             canonical = v4.canonical_request(parsed, request.method, uri, request.query, headers, names)
@@ -82,7 +84,7 @@ class PresignedAuth:
             raise SignatureMismatch(BROWSER_HINT.format(type=browser_type))
         raise SignatureMismatch(string_to_sign=text, canonical_request=canonical)
 
-    async def _v1(self, dialect: v1.V1Dialect, request: Request, bucket: str, key: str) -> Verified:
+    async def _v1(self, dialect: v1.V1Dialect, request: Request, bucket: str, key: str, virtual_host: bool) -> Verified:
         parsed = v1.parse_query(dialect, request.query)
         now = clock.now()
         if parsed.expires_at - now > v4.MAX_EXPIRES:
@@ -95,7 +97,7 @@ class PresignedAuth:
         else:
             raw = request.raw_path.decode("latin-1").partition("?")[0]
             paths = [
-                f"/{bucket}{raw}" if request.virtual_host else raw,
+                f"/{bucket}{raw}" if virtual_host else raw,
                 f"/{bucket}/{uri_encode(key, keep_slash=True)}",
             ]
         content_type = headers.get("content-type", query.get("content-type", "") if dialect is v1.AWS2 else "")
@@ -113,13 +115,13 @@ class PresignedAuth:
                 raise SignatureMismatch(BROWSER_HINT.format(type=content_type))
         raise SignatureMismatch(string_to_sign=first)
 
-    async def _cos(self, request: Request, bucket: str, key: str) -> Verified:
+    async def _cos(self, request: Request, bucket: str, key: str, virtual_host: bool) -> Verified:
         signed = request.query
         presigned = "q-sign-algorithm" in signed
         if not presigned:  # COS SDK requests carry the same fields in Authorization
             signed = dict(parse_qsl(request.headers.get("authorization", ""), keep_blank_values=True))
         parsed = cos.parse_query(signed, request.headers)
-        if request.virtual_host and "host" not in parsed.header_list:
+        if virtual_host and "host" not in parsed.header_list:
             raise AccessDenied("q-header-list must include host: on a bucket host only the host names the bucket")
         folded = [name.lower() for name in request.query]
         twice = next((name for name in parsed.param_list if folded.count(name) > 1), None)
@@ -129,7 +131,7 @@ class PresignedAuth:
             raise AuthQueryInvalid("q-sign-time may span at most 7 days (604800 seconds)")
         _check_window(clock.now(), parsed.starts_at, parsed.expires_at)
         secret, principal = await self.lookup(parsed.access_key, parsed.security_token)
-        path = f"/{key}" if request.virtual_host else f"/{bucket}/{key}"
+        path = f"/{key}" if virtual_host else f"/{bucket}/{key}"
         text = cos.string_to_sign(parsed, cos.http_string(parsed, request.method, path, request.query, request.headers))
         if not _same(cos.signature(secret, parsed.key_time, text), parsed.signature):
             raise SignatureMismatch(string_to_sign=text)

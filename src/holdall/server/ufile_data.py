@@ -15,7 +15,6 @@ from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape
 
 from holdall import clock
-from holdall.auth import ufile
 from holdall.auth.principal import Op, Principal
 from holdall.errors import (
     AccessDenied,
@@ -28,10 +27,12 @@ from holdall.errors import (
 from holdall.etag import BLOCK_SIZE
 from holdall.parsing import is_ascii_uint, loads_bounded
 from holdall.server.authenticate import Authenticator
+from holdall.server.context import Call
+from holdall.server.dialects import dialect_error
 from holdall.server.formdata import FilePart, FormReader, boundary_of
 from holdall.server.guard import NOTHING, require_covered
 from holdall.server.http import Request, Response
-from holdall.server.operations import POST_FILE, UPLOAD_HIT, resolve
+from holdall.server.operations import Scope, resolve
 from holdall.server.policy_form import check_form, form_dialect, object_key
 from holdall.server.presigned import Verified
 from holdall.server.ranges import parse_range
@@ -117,46 +118,49 @@ class DataPlane:
 
     # ----------------------------------------------------------------- dispatch
 
-    async def handle(self, request: Request, target: Target) -> Response:
-        request.virtual_host = target.virtual_host
+    async def open(self, request: Request, target: Target, dialect: str) -> Call:
+        """The call a request makes: its bucket found and its operation resolved, once."""
         bucket = await self.meta.bucket(target.bucket)
         if bucket is None:
             raise BucketNotFound(f"bucket not exist: {target.bucket!r}")
-        request.bucket = bucket
         operation = resolve(request.method, target.key, request.query, request.headers)
-        request.operation = operation
+        return Call(request, bucket, target.key, target.virtual_host, dialect, operation)
+
+    async def handle(self, call: Call) -> Response:
+        """Runs the one admission every operation passes (signature, coverage, owner, token, quotas,
+        metering) on the key its route declares, then its handler."""
+        operation = call.operation
+        if operation.scope is Scope.FORM:  # the form's fields, in the body, carry its signature
+            return await self.post_file(call)
         handler = self._handlers.get(operation.name)
         if handler is None:
             handler = self._handlers[operation.name] = getattr(self, operation.handler)
-        if operation.op is Op.LIST or operation is POST_FILE or operation is UPLOAD_HIT:
-            return await handler(request, bucket)
-        return await handler(request, bucket, check_key(target.key))
+        query = call.request.query
+        key = scope_key = ""
+        if operation.scope is Scope.KEY:
+            key = scope_key = check_key(call.key)
+        elif operation.scope is Scope.FILE_NAME:
+            key = scope_key = check_key(query.get("FileName", ""))
+        elif operation.scope is Scope.PREFIX:
+            scope_key = query.get("prefix", "")
+        suffixes = ("", operation.signed_suffix(query)) if operation.signed_suffix else ("",)
+        principal = await self._authorize(
+            call, key, scope_key=None if operation.scope is Scope.LATER else scope_key, suffixes=suffixes
+        )
+        return await handler(call, principal, key)
 
-    async def _authorize(
-        self,
-        request: Request,
-        bucket: Bucket,
-        key: str,
-        *,
-        scope_key: str | None = None,
-        any_prefix: bool = False,
-        suffixes: tuple[str, ...] = ("",),
-    ) -> Principal:
+    async def _authorize(self, call: Call, key: str, *, scope_key: str | None, suffixes: tuple[str, ...]) -> Principal:
         """Checks the signature over ``key``, then everything else that may refuse the operation:
-        the bucket's owner, the token's rules (on ``scope_key``, default ``key``; ``any_prefix``
-        leaves the prefix rule to the caller, who knows the key really touched) and the quotas."""
-        op = request.operation.op
-        verified = await self.authn.verify(
-            request, bucket.name, key, suffixes=suffixes, allow_anonymous=op is Op.READ and bucket.type == "public"
-        )
-        return await self._admit(
-            verified, request, bucket, None if any_prefix else key if scope_key is None else scope_key
-        )
+        the bucket's owner, the token's rules (on ``scope_key``; None leaves them to the handler,
+        which knows the key really touched) and the quotas."""
+        public = call.operation.op is Op.READ and call.bucket.type == "public"
+        verified = await self.authn.verify(call, key, suffixes=suffixes, allow_anonymous=public)
+        return await self._admit(verified, call, scope_key)
 
-    async def _admit(self, verified: Verified, request: Request, bucket: Bucket, key: str | None) -> Principal:
+    async def _admit(self, verified: Verified, call: Call, key: str | None) -> Principal:
         """The one check every data-plane request passes once its signature verified."""
         principal, coverage = verified
-        operation = request.operation
+        request, bucket, operation = call.request, call.bucket, call.operation
         op = operation.op
         if coverage is not None and operation.changeable:
             require_covered(coverage, *operation.inputs(request.query, request.headers))
@@ -196,8 +200,8 @@ class DataPlane:
 
     # ----------------------------------------------------------------- reads
 
-    async def get(self, request: Request, bucket: Bucket, key: str) -> Response:
-        await self._authorize(request, bucket, key)
+    async def get(self, call: Call, principal: Principal, key: str) -> Response:
+        request, bucket = call.request, call.bucket
         record, inline = await self.objects.require_for_read(bucket.name, key)
         response = _object_headers(record)
         since = request.header("if-modified-since")
@@ -238,9 +242,9 @@ class DataPlane:
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
 
-    async def prefix_file_list(self, request: Request, bucket: Bucket) -> Response:
+    async def prefix_file_list(self, call: Call, principal: Principal, key: str) -> Response:
+        request, bucket = call.request, call.bucket
         query = request.query
-        await self._authorize(request, bucket, "", scope_key=query.get("prefix", ""))
         limit = _int_param(query, "limit", 20, 1, MAX_LIST)
         listing = await self.objects.list_prefix(bucket.name, query.get("prefix", ""), query.get("marker", ""), limit)
         return json_response(
@@ -264,15 +268,9 @@ class DataPlane:
             }
         )
 
-    async def list_objects(self, request: Request, bucket: Bucket) -> Response:
+    async def list_objects(self, call: Call, principal: Principal, key: str) -> Response:
+        request, bucket = call.request, call.bucket
         query = request.query
-        await self._authorize(
-            request,
-            bucket,
-            "",
-            scope_key=query.get("prefix", ""),
-            suffixes=("", ufile.listobjects_suffix(query)),
-        )
         prefix, marker, delimiter = query.get("prefix", ""), query.get("marker", ""), query.get("delimiter", "")
         limit = _int_param(query, "max-keys", 100, 1, MAX_LIST)
         listing: Listing = await self.objects.list_delimited(bucket.name, prefix, marker, limit, delimiter)
@@ -300,8 +298,8 @@ class DataPlane:
             }
         )
 
-    async def list_parts(self, request: Request, bucket: Bucket) -> Response:
-        principal = await self._authorize(request, bucket, "", any_prefix=True)
+    async def list_parts(self, call: Call, principal: Principal, key: str) -> Response:
+        request, bucket = call.request, call.bucket
         query = request.query
         upload = await self.multipart.require(query.get("uploadId", ""), bucket.name)
         self._check_token(principal, request, Op.LIST, bucket, upload.key)
@@ -325,8 +323,8 @@ class DataPlane:
 
     # ----------------------------------------------------------------- writes
 
-    async def put(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = await self._authorize(request, bucket, key)
+    async def put(self, call: Call, principal: Principal, key: str) -> Response:
+        request, bucket = call.request, call.bucket
         await self._refuse_update(principal, bucket, key)
         chunks = request.chunks()
         if principal.token is not None and principal.token.formats:
@@ -343,7 +341,8 @@ class DataPlane:
             )
         return Response(200).header("etag", record.etag)
 
-    async def post_file(self, request: Request, bucket: Bucket) -> Response:
+    async def post_file(self, call: Call) -> Response:
+        request, bucket = call.request, call.bucket
         reader = FormReader(request.chunks(), boundary_of(request.header("content-type")))
         fields, file_part = await reader.fields_then_file()
         if file_part is None:
@@ -351,14 +350,16 @@ class DataPlane:
         lowered = {name.lower(): value for name, value in fields.items()}
         dialect = form_dialect(lowered)
         if dialect is not None:
-            request.dialect = dialect
-            return await self.post_policy_form(request, bucket, reader, lowered, file_part)
+            try:
+                return await self.post_policy_form(call.in_dialect(dialect), reader, lowered, file_part)
+            except HoldallError as error:  # answered in the dialect the form's fields name
+                return dialect_error(error, dialect, request.scope.get("path", "/"))
         key = check_key(fields.get("FileName", ""))
         mime = fields.get("Content-Type") or file_part.content_type
         principal, _ = await self.authn.verify(
-            request, bucket.name, key, authorization=fields.get("Authorization", ""), content_type=mime
+            call, key, authorization=fields.get("Authorization", ""), content_type=mime
         )
-        await self._admit((principal, NOTHING), request, bucket, key)
+        await self._admit((principal, NOTHING), call, key)
         await self._refuse_update(principal, bucket, key)
         md5 = parse_content_md5(fields.get("Content-MD5") or request.header("content-md5"))
         record = await self._store_form_file(principal, bucket, key, mime, reader, expected_md5=md5)
@@ -393,12 +394,13 @@ class DataPlane:
         return record
 
     async def post_policy_form(
-        self, request: Request, bucket: Bucket, reader: FormReader, fields: dict[str, str], file_part: FilePart
+        self, call: Call, reader: FormReader, fields: dict[str, str], file_part: FilePart
     ) -> Response:
         """An OSS V1/V4 or S3 V2/V4 form: policy and signature are checked before the file is read."""
+        request, bucket = call.request, call.bucket
         key = check_key(object_key(fields, file_part.filename))
-        form = await check_form(request.dialect, fields, bucket.name, key, self.authn.lookup, clock.now())
-        principal = await self._admit((form.principal, NOTHING), request, bucket, key)
+        form = await check_form(call.dialect, fields, bucket.name, key, self.authn.lookup, clock.now())
+        principal = await self._admit((form.principal, NOTHING), call, key)
         await self._refuse_update(principal, bucket, key)
         status = fields.get("success_action_status", "204")
         if status not in ("200", "201", "204"):
@@ -417,10 +419,9 @@ class DataPlane:
             response.header("content-type", "application/xml")
         return response.header("etag", record.etag)
 
-    async def upload_hit(self, request: Request, bucket: Bucket) -> Response:
+    async def upload_hit(self, call: Call, principal: Principal, key: str) -> Response:
+        request, bucket = call.request, call.bucket
         query = request.query
-        key = check_key(query.get("FileName", ""))
-        principal = await self._authorize(request, bucket, key)
         etag = query.get("Hash", "")
         size = _int_param(query, "FileSize", -1, 0, 2**63 - 1)
         if not etag or size < 0:
@@ -433,8 +434,8 @@ class DataPlane:
             raise FileNotFound("no file with this Hash and FileSize is stored in this account")
         return Response(200).header("etag", record.etag)
 
-    async def copy(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = await self._authorize(request, bucket, key)
+    async def copy(self, call: Call, principal: Principal, key: str) -> Response:
+        request, bucket = call.request, call.bucket
         await self._refuse_update(principal, bucket, key)
         source = request.header("x-ufile-copy-source")
         try:
@@ -454,8 +455,8 @@ class DataPlane:
             record = await self.objects.copy(src_bucket.name, src_key, bucket, key, if_absent=principal.deny_update)
         return Response(200).header("etag", record.etag)
 
-    async def rename(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = await self._authorize(request, bucket, key)
+    async def rename(self, call: Call, principal: Principal, key: str) -> Response:
+        request, bucket = call.request, call.bucket
         _refuse_change(principal, key)  # renaming a key away frees it to be put anew
         new_key = check_key(request.query["newFileName"])
         self._check_token(principal, request, Op.WRITE, bucket, new_key)
@@ -465,21 +466,23 @@ class DataPlane:
         await self.objects.rename(bucket.name, key, new_key, force == "true")
         return Response(200)
 
-    async def restore(self, request: Request, bucket: Bucket, key: str) -> Response:
-        await self._authorize(request, bucket, key)
+    async def restore(self, call: Call, principal: Principal, key: str) -> Response:
+        bucket = call.bucket
         await self.objects.require(bucket.name, key)
         return Response(200)
 
-    async def set_storage_class(self, request: Request, bucket: Bucket, key: str) -> Response:
-        _refuse_change(await self._authorize(request, bucket, key), key)
+    async def set_storage_class(self, call: Call, principal: Principal, key: str) -> Response:
+        request, bucket = call.request, call.bucket
+        _refuse_change(principal, key)
         storage_class = request.query["storageClass"].upper()
         if storage_class not in STORAGE_CLASSES:
             raise BadRequest(f"storageClass is one of {', '.join(STORAGE_CLASSES)}")
         await self.objects.set_storage_class(bucket.name, key, storage_class)
         return Response(200)
 
-    async def op_meta(self, request: Request, bucket: Bucket, key: str) -> Response:
-        _refuse_change(await self._authorize(request, bucket, key), key)
+    async def op_meta(self, call: Call, principal: Principal, key: str) -> Response:
+        request, bucket = call.request, call.bucket
+        _refuse_change(principal, key)
         try:
             body = loads_bounded(await request.read(64 * 1024))
         except (ValueError, UnicodeDecodeError):
@@ -492,8 +495,8 @@ class DataPlane:
         await self.objects.set_mime(bucket.name, key, mime)
         return Response(200)
 
-    async def delete(self, request: Request, bucket: Bucket, key: str) -> Response:
-        await self._authorize(request, bucket, key)
+    async def delete(self, call: Call, principal: Principal, key: str) -> Response:
+        bucket = call.bucket
         try:
             await self.objects.delete(bucket.name, key)
         except FileNotFound:
@@ -502,14 +505,14 @@ class DataPlane:
 
     # ----------------------------------------------------------------- multipart
 
-    async def initiate(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = await self._authorize(request, bucket, key)
+    async def initiate(self, call: Call, principal: Principal, key: str) -> Response:
+        request, bucket = call.request, call.bucket
         await self._refuse_update(principal, bucket, key)
         upload = await self.multipart.initiate(bucket.name, key, request.header("content-type"))
         return json_response({"UploadId": upload.id, "BlkSize": BLOCK_SIZE, "Bucket": bucket.name, "Key": key})
 
-    async def upload_part(self, request: Request, bucket: Bucket, key: str) -> Response:
-        await self._authorize(request, bucket, key)
+    async def upload_part(self, call: Call, principal: Principal, key: str) -> Response:
+        request, bucket = call.request, call.bucket
         upload = await self.multipart.require(request.query["uploadId"], bucket.name)
         if upload.key != key:
             raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
@@ -526,8 +529,8 @@ class DataPlane:
         )
         return json_response({"PartNumber": part.number}).header("etag", part.etag)
 
-    async def finish(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = await self._authorize(request, bucket, key)
+    async def finish(self, call: Call, principal: Principal, key: str) -> Response:
+        request, bucket = call.request, call.bucket
         upload = await self.multipart.require(request.query["uploadId"], bucket.name)
         if upload.key != key:
             raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
@@ -541,8 +544,8 @@ class DataPlane:
             "etag", record.etag
         )
 
-    async def abort(self, request: Request, bucket: Bucket, key: str) -> Response:
-        principal = await self._authorize(request, bucket, key)
+    async def abort(self, call: Call, principal: Principal, key: str) -> Response:
+        request, bucket = call.request, call.bucket
         upload = await self.multipart.require(request.query["uploadId"], bucket.name)
         if upload.key != key:
             raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
