@@ -38,7 +38,8 @@ from holdall.server.presigned import Verified
 from holdall.server.ranges import parse_range
 from holdall.server.replies import json_response
 from holdall.server.routing import Target, check_key
-from holdall.service.blobsink import parse_content_md5
+from holdall.service.blobsink import content_md5
+from holdall.service.digests import Expected
 from holdall.service.formats import require_format
 from holdall.service.multipart import MultipartService, parse_etag_list
 from holdall.service.objects import INLINE_READ_LIMIT, MAX_LIST, ObjectService
@@ -336,7 +337,7 @@ class DataPlane:
                 request.header("content-type"),
                 chunks,
                 declared_size=request.content_length,
-                expected_md5=parse_content_md5(request.header("content-md5")),
+                expected=content_md5(request.header("content-md5")),
                 if_absent=principal.deny_update,
             )
         return Response(200).header("etag", record.etag)
@@ -361,8 +362,8 @@ class DataPlane:
         )
         await self._admit((principal, NOTHING), call, key)
         await self._refuse_update(principal, bucket, key)
-        md5 = parse_content_md5(fields.get("Content-MD5") or request.header("content-md5"))
-        record = await self._store_form_file(principal, bucket, key, mime, reader, expected_md5=md5)
+        md5 = content_md5(fields.get("Content-MD5") or request.header("content-md5"))
+        record = await self._store_form_file(principal, bucket, key, mime, reader, expected=md5)
         return Response(200).header("etag", record.etag)
 
     async def _store_form_file(
@@ -373,7 +374,7 @@ class DataPlane:
         mime: str,
         reader: FormReader,
         *,
-        expected_md5: bytes | None = None,
+        expected: tuple[Expected, ...] = (),
         size_range: tuple[int, int] | None = None,
     ) -> ObjectRecord:
         with _update_refusal(principal, key):
@@ -383,7 +384,7 @@ class DataPlane:
                 mime,
                 reader.file_chunks(),
                 declared_size=None,
-                expected_md5=expected_md5,
+                expected=expected,
                 if_absent=principal.deny_update,
                 size_range=size_range,
             )
@@ -524,7 +525,7 @@ class DataPlane:
             number,
             request.chunks(),
             request.content_length,
-            parse_content_md5(request.header("content-md5")),
+            content_md5(request.header("content-md5")),
             request.header("content-type"),
         )
         return json_response({"PartNumber": part.number}).header("etag", part.etag)

@@ -19,13 +19,13 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import hashlib
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from holdall.errors import BadRequest, ChecksumMismatch, EntityTooLarge, ServiceUnavailable, StorageFull
 from holdall.etag import ETagHasher
+from holdall.service.digests import Digests, Expected
 from holdall.store.blobs.base import BlobStore, BlobWriter
 from holdall.store.blobs.composite import new_inline_id
 
@@ -72,6 +72,14 @@ class UploadSlots:
         self.taken -= 1
 
 
+def content_md5(value: str) -> tuple[Expected, ...]:
+    """What a Content-MD5 header asks of the body: nothing when it is absent or empty."""
+    digest = parse_content_md5(value)
+    if digest is None:
+        return ()
+    return (Expected("md5", digest, ChecksumMismatch("check md5 failed: the body does not match Content-MD5")),)
+
+
 def parse_content_md5(value: str) -> bytes | None:
     """Content-MD5 as the SDK sends it (32 hex digits) or as RFC 1864 has it (base64)."""
     value = value.strip()
@@ -100,7 +108,7 @@ class BlobSink:
         max_size: int,
         space: FreeSpace,
         slots: UploadSlots,
-        expected_md5: bytes | None = None,
+        expected: tuple[Expected, ...] = (),
         inline_limit: int = 0,
         announce: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
@@ -114,8 +122,7 @@ class BlobSink:
         self._slots = slots
         self._executor = executor
         self._max_size = max_size
-        self._expected_md5 = expected_md5
-        self._md5 = hashlib.md5() if expected_md5 is not None else None
+        self.digests = Digests(expected)
         self.etag_hasher = ETagHasher()
         self.size = 0
         self._writer: BlobWriter | None = None
@@ -139,8 +146,7 @@ class BlobSink:
         assert self._writer is not None
         self._writer.write(data)
         self.etag_hasher.update(data)
-        if self._md5 is not None:
-            self._md5.update(data)
+        self.digests.update(data)
 
     async def _flush(self) -> None:
         if self._pending is not None:
@@ -167,8 +173,7 @@ class BlobSink:
                 self.inline_data = bytes(self._buffer)
                 self._buffer.clear()
                 self.etag_hasher.update(self.inline_data)
-                if self._md5 is not None:
-                    self._md5.update(self.inline_data)
+                self.digests.update(self.inline_data)
             elif self._pending is None and len(self._buffer) < STEP:
                 self._space.check(len(self._buffer))
                 self._open_writer()
@@ -183,24 +188,20 @@ class BlobSink:
         finally:
             self._slots.give_back()
 
-    def check_md5(self) -> None:
-        if self._md5 is not None and self._md5.digest() != self._expected_md5:
-            raise ChecksumMismatch("check md5 failed: the body does not match Content-MD5")
-
     async def commit(self) -> str:
         """Verifies the checksum and makes a file blob durable; returns the blob's id.
 
         An inline blob gets its id here and becomes durable with the metadata that names it.
         """
         if self.inline_data is not None:
-            self.check_md5()
+            self.digests.check()
             return new_inline_id()
         self._open_writer()
         writer = self._writer
         assert writer is not None
         try:
             await self._wait_announced()
-            self.check_md5()
+            self.digests.check()
             await asyncio.get_running_loop().run_in_executor(self._executor, writer.commit)
         except BaseException:
             await self.abort()

@@ -6,12 +6,14 @@ from the parts' SHA1s because every part but the last is exactly one ETag block.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 
 from holdall import clock
 from holdall.errors import BadRequest, EntityTooLarge, UploadNotFound
 from holdall.etag import BLOCK_SIZE, etag_from_block_digests
+from holdall.service.digests import Expected
 from holdall.service.objects import ObjectService, require_header_safe
 from holdall.store.meta.base import BlobRef, ObjectRecord, Part, Upload
 
@@ -41,7 +43,7 @@ class MultipartService:
         number: int,
         chunks: AsyncIterator[bytes],
         declared_size: int | None,
-        expected_md5: bytes | None,
+        expected: tuple[Expected, ...],
         mime: str,
     ) -> Part:
         if not 0 <= number < MAX_PARTS:
@@ -49,14 +51,15 @@ class MultipartService:
         require_header_safe(mime)
         if declared_size is not None and declared_size > BLOCK_SIZE:
             raise EntityTooLarge(f"a part may hold at most BlkSize = {BLOCK_SIZE} bytes")
-        sink = self.objects.sink(expected_md5, declared_size, max_size=BLOCK_SIZE)
+        sink = self.objects.sink(expected, declared_size, max_size=BLOCK_SIZE)
         await sink.consume(chunks)
         if sink.size == 0:
             await sink.abort()
             raise BadRequest("a part may not be empty")
         blob_id = await sink.commit()
-        digests = sink.etag_hasher.block_digests()
-        part = Part(upload.id, number, BlobRef(blob_id, sink.size), sink.etag_hasher.etag(), digests[0])
+        sha1 = sink.etag_hasher.block_digests()[0]
+        md5 = sink.digests.digest("md5").hex()
+        part = Part(upload.id, number, BlobRef(blob_id, sink.size), sink.etag_hasher.etag(), sha1, md5)
         try:
             # The SDK initiates with text/plain whatever the file is, and sends the file's type
             # with every part: the object takes the type of part 0.
@@ -97,6 +100,7 @@ class MultipartService:
                 created=now,
                 modified=now,
                 manifest=[part.blob for part in parts],
+                md5=multipart_md5(parts),
             )
 
         return await self.meta.finish_upload(upload.id, new_key, build, now=clock.now(), if_absent=if_absent)
@@ -106,6 +110,14 @@ class MultipartService:
 
     async def parts(self, upload: Upload, after: int, limit: int) -> list[Part]:
         return await self.meta.parts(upload.id, after, limit)
+
+
+def multipart_md5(parts: list[Part]) -> str:
+    """S3's ETag of a multipart object: the MD5 of the parts' MD5s, then ``-`` and their count; empty
+    when a part has no MD5 (written before holdall kept them)."""
+    if not all(part.md5 for part in parts):
+        return ""
+    return f"{hashlib.md5(b''.join(bytes.fromhex(part.md5) for part in parts)).hexdigest()}-{len(parts)}"
 
 
 def parse_etag_list(body: bytes) -> list[str]:

@@ -12,6 +12,7 @@ from holdall.errors import BadRequest, EntityTooLarge, EntityTooSmall, FileNotFo
 from holdall.etag import EMPTY_ETAG, EMPTY_ETAG_ALT
 from holdall.parsing import is_header_safe
 from holdall.service.blobsink import BlobSink, FreeSpace, UploadSlots
+from holdall.service.digests import Expected
 from holdall.store.blobs.composite import CompositeBlobs
 from holdall.store.meta.base import BlobRef, Bucket, Listing, MetaStore, ObjectRecord
 
@@ -34,7 +35,7 @@ class ObjectService:
 
     # ----------------------------------------------------------------- writes
 
-    def sink(self, expected_md5: bytes | None, declared_size: int | None, max_size: int | None = None) -> BlobSink:
+    def sink(self, expected: tuple[Expected, ...], declared_size: int | None, max_size: int | None = None) -> BlobSink:
         limit = self.settings.max_object_size if max_size is None else min(max_size, self.settings.max_object_size)
         if declared_size is not None and declared_size > limit:
             raise EntityTooLarge(f"the body has {declared_size} bytes; the limit is {limit}")
@@ -45,7 +46,7 @@ class ObjectService:
             max_size=limit,
             space=self.space,
             slots=self.upload_slots,
-            expected_md5=expected_md5,
+            expected=expected,
             inline_limit=self.settings.inline_limit,
             announce=self._announce,
         )
@@ -61,7 +62,7 @@ class ObjectService:
         chunks: AsyncIterator[bytes],
         *,
         declared_size: int | None,
-        expected_md5: bytes | None = None,
+        expected: tuple[Expected, ...] = (),
         if_absent: bool = False,
         size_range: tuple[int, int] | None = None,
     ) -> ObjectRecord:
@@ -70,7 +71,7 @@ class ObjectService:
         The object lands in ``bucket`` as it was when the request was authorised: if that bucket
         was deleted meanwhile (and perhaps made anew by someone else), the write fails."""
         require_header_safe(mime)
-        sink = self.sink(expected_md5, declared_size, size_range[1] if size_range else None)
+        sink = self.sink(expected, declared_size, size_range[1] if size_range else None)
         try:
             await sink.consume(chunks)
         except EntityTooLarge as error:
@@ -94,6 +95,7 @@ class ObjectService:
             created=now,
             modified=now,
             manifest=[BlobRef(blob_id, sink.size)] if sink.size else [],
+            md5=sink.digests.digest("md5").hex(),
         )
         inline = {blob_id: sink.inline_data} if sink.inline_data else None
         try:

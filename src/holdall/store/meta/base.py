@@ -118,6 +118,9 @@ class ObjectRecord:
     modified: int
     manifest: list[BlobRef] = field(default_factory=list)
     storage_class: str = "STANDARD"
+    md5: str = ""
+    """S3's ETag: the MD5 of the bytes in hex, or of the parts' MD5s with ``-<parts>``; empty for an
+    object stored before holdall kept it."""
 
 
 @dataclass(slots=True)
@@ -136,6 +139,7 @@ class Part:
     blob: BlobRef
     etag: str
     sha1: bytes
+    md5: str = ""
 
 
 @dataclass(slots=True)

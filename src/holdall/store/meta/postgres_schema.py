@@ -85,6 +85,10 @@ INSERT INTO bucket_usage(bucket, shard, used_bytes, object_count)
     """
 CREATE TABLE pending_blobs(id TEXT PRIMARY KEY, created DOUBLE PRECISION NOT NULL);
 CREATE INDEX pending_blobs_created ON pending_blobs(created);
+""",  # 5: the MD5 of every object and part, S3's ETag
+    """
+ALTER TABLE objects ADD COLUMN md5 TEXT NOT NULL DEFAULT '';
+ALTER TABLE parts ADD COLUMN md5 TEXT NOT NULL DEFAULT '';
 """,
 )
 

@@ -212,7 +212,7 @@ class SqlMetaStore(SqlLedger):
 
     async def object_for_read(self, bucket: str, key: str) -> tuple[ObjectRecord, bytes | None] | None:
         row = await self._one(rows.OBJECT_FOR_READ, (bucket, key))
-        return (rows.object_record(row), row[9]) if row else None
+        return (rows.object_record(row), row[rows.INLINE_DATA]) if row else None
 
     async def objects(self, bucket: str, prefix: str, after: str, limit: int, at_least: str = "") -> list[ObjectRecord]:
         sql, args = rows.objects_query(bucket, prefix, after, limit, at_least)
@@ -315,9 +315,9 @@ class SqlMetaStore(SqlLedger):
 
     async def parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
         return [
-            Part(upload_id, row[0], BlobRef(row[1], row[2]), row[3], row[4])
+            Part(upload_id, row[0], BlobRef(row[1], row[2]), row[3], row[4], row[5])
             for row in await self._all(
-                "SELECT number, blob_id, size, etag, sha1 FROM parts WHERE upload_id = ? AND number > ?"
+                "SELECT number, blob_id, size, etag, sha1, md5 FROM parts WHERE upload_id = ? AND number > ?"
                 " ORDER BY number LIMIT ?",
                 (upload_id, after, limit),
             )
@@ -346,10 +346,10 @@ class SqlMetaStore(SqlLedger):
             ).fetchone()
             rows.retain(conn, [part.blob], inline)
             conn.execute(
-                "INSERT INTO parts(upload_id, number, blob_id, size, etag, sha1) VALUES(?, ?, ?, ?, ?, ?)"
+                "INSERT INTO parts(upload_id, number, blob_id, size, etag, sha1, md5) VALUES(?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(upload_id, number) DO UPDATE SET blob_id = excluded.blob_id, size = excluded.size,"
-                " etag = excluded.etag, sha1 = excluded.sha1",
-                (part.upload_id, part.number, part.blob.blob_id, part.blob.size, part.etag, part.sha1),
+                " etag = excluded.etag, sha1 = excluded.sha1, md5 = excluded.md5",
+                (part.upload_id, part.number, part.blob.blob_id, part.blob.size, part.etag, part.sha1, part.md5),
             )
             rows.adjust_bucket(conn, upload[0], part.blob.size - (old[1] if old else 0), 0)
             if old is not None:
@@ -369,9 +369,9 @@ class SqlMetaStore(SqlLedger):
                 raise UploadNotFound()
             upload = Upload(*row)
             parts = [
-                Part(upload_id, r[0], BlobRef(r[1], r[2]), r[3], r[4])
+                Part(upload_id, r[0], BlobRef(r[1], r[2]), r[3], r[4], r[5])
                 for r in conn.execute(
-                    "SELECT number, blob_id, size, etag, sha1 FROM parts WHERE upload_id = ? ORDER BY number",
+                    "SELECT number, blob_id, size, etag, sha1, md5 FROM parts WHERE upload_id = ? ORDER BY number",
                     (upload_id,),
                 )
             ]

@@ -20,7 +20,7 @@ from holdall.store.meta.base import (
 )
 from holdall.store.meta.sql_plumbing import Conn
 
-OBJECT_COLUMNS = "bucket, key, size, etag, mime, created, modified, manifest, storage_class"
+OBJECT_COLUMNS = "bucket, key, size, etag, mime, created, modified, manifest, storage_class, md5"
 OBJECT_COLUMNS_O = ", ".join("o." + column.strip() for column in OBJECT_COLUMNS.split(","))
 BUCKET_COLUMNS = "name, id, account_id, project_id, type, region, created, modified, max_bytes, max_objects, cors"
 ACCOUNT_COLUMNS = "id, name, public_key, private_key, disabled, created"
@@ -30,6 +30,8 @@ USAGE = (
     "SELECT CAST(coalesce(sum(used_bytes), 0) AS BIGINT), CAST(coalesce(sum(object_count), 0) AS BIGINT)"
     " FROM bucket_usage WHERE bucket = ?"
 )
+INLINE_DATA = 10
+"""Where OBJECT_FOR_READ puts an inline blob's bytes."""
 OBJECT_FOR_READ = (
     f"SELECT {OBJECT_COLUMNS_O}, b.data FROM objects o LEFT JOIN blobs b ON b.id = o.inline_blob"
     " WHERE o.bucket = ? AND o.key = ?"
@@ -47,6 +49,7 @@ def object_record(row: tuple[Any, ...]) -> ObjectRecord:
         modified=row[6],
         manifest=decode_manifest(row[7]),
         storage_class=row[8],
+        md5=row[9],
     )
 
 
@@ -156,10 +159,10 @@ def store_object(
         adjust_bucket(conn, record.bucket, record.size - old.size, 0, caps)
     single = record.manifest[0].blob_id if len(record.manifest) == 1 else ""
     conn.execute(
-        f"INSERT INTO objects({OBJECT_COLUMNS}, inline_blob) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f"INSERT INTO objects({OBJECT_COLUMNS}, inline_blob) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT(bucket, key) DO UPDATE SET size = excluded.size, etag = excluded.etag, mime = excluded.mime,"
         " created = excluded.created, modified = excluded.modified, manifest = excluded.manifest,"
-        " storage_class = excluded.storage_class, inline_blob = excluded.inline_blob",
+        " storage_class = excluded.storage_class, md5 = excluded.md5, inline_blob = excluded.inline_blob",
         (
             record.bucket,
             record.key,
@@ -170,6 +173,7 @@ def store_object(
             record.modified,
             encode_manifest(record.manifest),
             record.storage_class,
+            record.md5,
             single if is_inline(single) else None,
         ),
     )

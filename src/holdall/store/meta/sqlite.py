@@ -26,7 +26,7 @@ from holdall.store.meta.base import ObjectRecord
 from holdall.store.meta.generation import Generation
 from holdall.store.meta.sql import SqlMetaStore
 from holdall.store.meta.sql_plumbing import Transaction
-from holdall.store.meta.sql_rows import OBJECT_FOR_READ, object_record
+from holdall.store.meta.sql_rows import INLINE_DATA, OBJECT_FOR_READ, object_record
 from holdall.store.meta.sqlite_schema import migrate
 
 T = TypeVar("T")
@@ -170,8 +170,8 @@ class SqliteMetaStore(SqlMetaStore):
         row = conn.execute(OBJECT_FOR_READ, (bucket, key)).fetchone()
         if row is None:
             return None
-        found = cache[(bucket, key)] = (object_record(row), row[9])
-        local.read_bytes += 512 + len(key) + (len(row[9]) if row[9] else 0)
+        found = cache[(bucket, key)] = (object_record(row), row[INLINE_DATA])
+        local.read_bytes += 512 + len(key) + (len(row[INLINE_DATA]) if row[INLINE_DATA] else 0)
         return found
 
     def generation(self) -> int:

@@ -99,6 +99,10 @@ INSERT INTO bucket_usage(bucket, shard, used_bytes, object_count)
     """
 CREATE TABLE pending_blobs(id TEXT PRIMARY KEY, created REAL NOT NULL) WITHOUT ROWID;
 CREATE INDEX pending_blobs_created ON pending_blobs(created);
+""",  # 9: the MD5 of every object and part, S3's ETag
+    """
+ALTER TABLE objects ADD COLUMN md5 TEXT NOT NULL DEFAULT '';
+ALTER TABLE parts ADD COLUMN md5 TEXT NOT NULL DEFAULT '';
 """,
 )
 
