@@ -17,11 +17,19 @@
     ├── MethodNotAllowed         405
     ├── RenameConflict           406
     ├── Conflict                 409
+    │   ├── BucketExists         409, the name is another account's (S3)
+    │   ├── BucketOwned          409, the name is the caller's already (S3)
+    │   ├── BucketNotEmpty       409 (S3)
+    │   └── OperationAborted     409, a bucket too young to delete (S3)
     ├── EntityTooLarge           413
     │   └── PolicyEntityTooLarge 400, above a form policy's content-length-range
     ├── EntityTooSmall           400, below a form policy's content-length-range
     ├── RangeNotSatisfiable      416
-    ├── ChecksumMismatch         400, Content-MD5 does not match
+    ├── ChecksumMismatch         400, Content-MD5 or an x-amz-checksum-* does not match
+    ├── ContentSHA256Mismatch    400, the body is not the x-amz-content-sha256 it was signed with
+    ├── InvalidBucketName        400 (S3)
+    ├── PreconditionFailed       412, If-Match or If-Unmodified-Since does not hold
+    ├── NotImplementedHere       501, an S3 feature holdall does not serve
     ├── QuotaExceeded            403, a bucket cap or the account's quota would be exceeded
     ├── RateLimited              429
     ├── ServiceUnavailable       503
@@ -200,6 +208,50 @@ class ChecksumMismatch(HoldallError):
     ret_code = -15036
     code = "BadDigest"
     default_message = "check md5 failed"
+
+
+class ContentSHA256Mismatch(BadRequest):
+    code = "XAmzContentSHA256Mismatch"
+    default_message = "The provided 'x-amz-content-sha256' header does not match what was computed."
+
+
+class BucketExists(Conflict):
+    code = "BucketAlreadyExists"
+    default_message = "The requested bucket name is not available."
+
+
+class BucketOwned(Conflict):
+    code = "BucketAlreadyOwnedByYou"
+    default_message = "Your previous request to create the named bucket succeeded and you already own it."
+
+
+class BucketNotEmpty(Conflict):
+    code = "BucketNotEmpty"
+    default_message = "The bucket you tried to delete is not empty."
+
+
+class OperationAborted(Conflict):
+    code = "OperationAborted"
+    default_message = "A conflicting conditional operation is currently in progress against this resource."
+
+
+class InvalidBucketName(BadRequest):
+    code = "InvalidBucketName"
+    default_message = "The specified bucket is not valid."
+
+
+class PreconditionFailed(HoldallError):
+    status = 412
+    ret_code = -148668
+    code = "PreconditionFailed"
+    default_message = "At least one of the pre-conditions you specified did not hold"
+
+
+class NotImplementedHere(HoldallError):
+    status = 501
+    ret_code = -148600
+    code = "NotImplemented"
+    default_message = "A header or query you provided implies functionality that is not implemented."
 
 
 class QuotaExceeded(HoldallError):

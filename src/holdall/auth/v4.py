@@ -113,6 +113,8 @@ class V4Query:
     signed_headers: tuple[str, ...]
     signature: str
     security_token: str
+    payload: str = ""
+    """The payload hash a header signature signs (``x-amz-content-sha256``); empty for a presigned query."""
 
     @property
     def scope(self) -> str:
@@ -134,6 +136,17 @@ def parse_credential(dialect: V4Dialect, value: str) -> tuple[str, str, str]:
     return access_key, date, region
 
 
+def _signed_at(timestamp: str, date: str, name: str) -> float:
+    """The moment of a V4 timestamp (``20260101T000000Z``), which must fall on the credential's date."""
+    try:
+        signed_at = datetime.strptime(timestamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        raise QueryError(f"{name} must look like 20260101T000000Z") from None
+    if timestamp[:8] != date:
+        raise QueryError(f"the credential's date {date} is not the day of {timestamp}")
+    return signed_at
+
+
 def parse_query(dialect: V4Dialect, query: Mapping[str, str]) -> V4Query:
     def need(name: str) -> str:
         value = query.get(dialect.param(name), "")
@@ -145,12 +158,7 @@ def parse_query(dialect: V4Dialect, query: Mapping[str, str]) -> V4Query:
         raise QueryError(f"{dialect.param('algorithm')} must be {dialect.algorithm}")
     access_key, date, region = parse_credential(dialect, need("credential"))
     timestamp = need("date")
-    try:
-        signed_at = datetime.strptime(timestamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        raise QueryError(f"{dialect.param('date')} must look like 20260101T000000Z") from None
-    if timestamp[:8] != date:
-        raise QueryError(f"the credential's date {date} is not the day of {timestamp}")
+    signed_at = _signed_at(timestamp, date, dialect.param("date"))
     raw_expires = need("expires")
     if not is_ascii_uint(raw_expires, 7) or not 1 <= int(raw_expires) <= MAX_EXPIRES:
         raise QueryError(f"{dialect.param('expires')} must be between 1 and {MAX_EXPIRES} seconds")
@@ -170,6 +178,43 @@ def parse_query(dialect: V4Dialect, query: Mapping[str, str]) -> V4Query:
         signed_headers=tuple(name.strip().lower() for name in listed),
         signature=need("signature").lower(),
         security_token=query.get(dialect.param("token"), ""),
+    )
+
+
+def parse_authorization(dialect: V4Dialect, value: str, headers: Mapping[str, str]) -> V4Query:
+    """``<algorithm> Credential=…, SignedHeaders=…, Signature=…`` with the ``x-amz-date`` and
+    ``x-amz-content-sha256`` headers it relies on (``x-tos-…`` for TOS)."""
+    scheme, _, rest = value.partition(" ")
+    if scheme != dialect.algorithm:
+        raise QueryError(f"the scheme must be {dialect.algorithm}")
+    fields: dict[str, str] = {}
+    for item in rest.split(","):
+        name, equals, field = item.strip().partition("=")
+        if not equals or name in fields:
+            raise QueryError("expected Credential=…, SignedHeaders=…, Signature=…, each once")
+        fields[name] = field
+    missing = [name for name in ("Credential", "SignedHeaders", "Signature") if not fields.get(name)]
+    if missing:
+        raise QueryError(f"the Authorization header has no {missing[0]}")
+    access_key, date, region = parse_credential(dialect, fields["Credential"])
+    prefix = f"x-{dialect.service.replace('s3', 'amz')}-"
+    timestamp = headers.get(f"{prefix}date", "")
+    signed_at = _signed_at(timestamp, date, f"{prefix}date")
+    payload = headers.get(f"{prefix}content-sha256", "")
+    if not payload:
+        raise QueryError(f"{prefix}content-sha256 must be sent")
+    return V4Query(
+        dialect=dialect,
+        access_key=access_key,
+        date=date,
+        region=region,
+        timestamp=timestamp,
+        signed_at=signed_at,
+        expires=0,
+        signed_headers=tuple(name.strip().lower() for name in fields["SignedHeaders"].split(";")),
+        signature=fields["Signature"].lower(),
+        security_token=headers.get(f"{prefix}security-token", ""),
+        payload=payload,
     )
 
 
@@ -208,7 +253,7 @@ def canonical_request(
     dialect = parsed.dialect
     canonical_headers = "".join(f"{name}:{' '.join(headers.get(name, '').split())}\n" for name in names)
     listed = ";".join(name for name in names if dialect is not OSS4 or name in parsed.signed_headers)
-    payload = (
+    payload = parsed.payload or (
         UNSIGNED_PAYLOAD if dialect is AWS4 else headers.get(f"x-{dialect.service}-content-sha256", UNSIGNED_PAYLOAD)
     )
     return "\n".join(

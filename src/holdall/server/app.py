@@ -11,18 +11,20 @@ from dataclasses import dataclass, field
 from holdall import clock
 from holdall.config import Settings
 from holdall.errors import BadRequest, HoldallError, StorageFull
+from holdall.server.admission import Admission
 from holdall.server.authenticate import Authenticator
 from holdall.server.context import Call
 from holdall.server.control_api import VOLCENGINE_VERSION, ControlApi
 from holdall.server.control_auth import ControlAuthenticator
 from holdall.server.control_request import is_management_call
 from holdall.server.cors import Cors
-from holdall.server.dialects import detect, dialect_error
+from holdall.server.dialects import S3_HEADER, detect, dialect_error
 from holdall.server.envelopes import envelopes
 from holdall.server.http import UFILE, Receive, Request, Response, Scope, Send, send_response
 from holdall.server.management import ManagementApi
 from holdall.server.replies import json_response, session_id
 from holdall.server.routing import route
+from holdall.server.s3_api import S3Api
 from holdall.server.ufile_accounting_api import AccountingApi
 from holdall.server.ufile_api import BucketApi, ufile_specs
 from holdall.server.ufile_data import DataPlane
@@ -47,6 +49,7 @@ class Components:
     meta: SqlMetaStore
     executor: ThreadPoolExecutor
     data: DataPlane
+    s3: S3Api
     api: ManagementApi
     sweeper: Sweeper
     meter: Meter
@@ -68,10 +71,12 @@ def build(settings: Settings) -> Components:
     accounting = AccountingApi(meta, TokenService(settings, meta), book, prices, settings.region)
     ufile_actions = {**BucketApi(meta, buckets, settings.region).actions(), **accounting.actions()}
     specs = [*ufile_specs(ufile_actions), *ControlApi(TempAccess(settings, meta)).specs()]
+    authenticator, admission = Authenticator(meta), Admission(book, meter)
     return Components(
         meta=meta,
         executor=executor,
-        data=DataPlane(meta, objects, MultipartService(objects), Authenticator(meta), book, meter),
+        data=DataPlane(meta, objects, MultipartService(objects), authenticator, admission, meter),
+        s3=S3Api(meta, buckets, objects, authenticator, admission, meter, settings.region),
         api=ManagementApi(specs, ControlAuthenticator(meta), envelopes(settings.region, VOLCENGINE_VERSION)),
         sweeper=Sweeper(settings, meta, composite, executor),
         meter=meter,
@@ -146,6 +151,10 @@ class HoldallApp:
                 dialect = detect(request.query, request.headers)
             if request.method == "OPTIONS":
                 response = await self.cors.preflight(request)
+            elif dialect == S3_HEADER:
+                assert self.parts is not None
+                target = route(request.header("host"), request.raw_path, self.settings.domain)
+                response = await self.parts.s3.handle(request, target, dialect)
             else:
                 call = await self.route(request, dialect)
                 response = await self.serve(request, call)

@@ -25,16 +25,21 @@ MARKERS = (
     ("AWSAccessKeyId", "aws2"),
     ("q-sign-algorithm", "cos"),
 )
-FAMILY = {"aws4": "s3", "aws2": "s3", "oss4": "oss", "oss1": "oss", "tos4": "tos", "cos": "cos"}
+S3_HEADER = "s3v4"
+"""Signed with SigV4 in the Authorization header: served by the S3 API."""
+FAMILY = {"aws4": "s3", "aws2": "s3", S3_HEADER: "s3", "oss4": "oss", "oss1": "oss", "tos4": "tos", "cos": "cos"}
 
 
 def detect(query: Mapping[str, str], headers: Mapping[str, str]) -> str:
-    """The dialect of a presigned query or a COS Authorization header; UFile's when it is none of them."""
+    """The dialect of a presigned query, or of a COS or SigV4 Authorization header; UFile's when it is none of them."""
     for marker, dialect in MARKERS:
         if marker in query:
             return dialect
-    if headers.get("authorization", "").startswith("q-sign-algorithm="):
+    authorization = headers.get("authorization", "")
+    if authorization.startswith("q-sign-algorithm="):
         return "cos"
+    if authorization.startswith("AWS4-HMAC-SHA256 "):
+        return S3_HEADER
     return UFILE
 
 

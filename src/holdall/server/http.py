@@ -6,6 +6,8 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -19,6 +21,12 @@ Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 UFILE = "ufile"
 """The dialect of a request that carries no other cloud's signature."""
+
+
+@functools.lru_cache(maxsize=4096)
+def http_date(seconds: int) -> bytes:
+    """``Last-Modified`` and friends: an RFC 7231 date in GMT."""
+    return format_datetime(datetime.fromtimestamp(seconds, UTC), usegmt=True).encode()
 
 
 def parse_query(raw: bytes) -> dict[str, str]:

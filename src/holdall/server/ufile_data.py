@@ -7,17 +7,14 @@ Requests that are not uploads never reach the upload path: a PUT with ``uploadId
 from __future__ import annotations
 
 import contextlib
-import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from collections.abc import Awaitable, Callable, Iterator
+from email.utils import parsedate_to_datetime
 from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape
 
 from holdall import clock
 from holdall.auth.principal import Op, Principal
 from holdall.errors import (
-    AccessDenied,
     BadRequest,
     BucketNotFound,
     Conflict,
@@ -26,24 +23,22 @@ from holdall.errors import (
 )
 from holdall.etag import BLOCK_SIZE
 from holdall.parsing import is_ascii_uint, loads_bounded
+from holdall.server.admission import Admission, body, check_owner, check_token
 from holdall.server.authenticate import Authenticator
 from holdall.server.context import Call
 from holdall.server.dialects import dialect_error
 from holdall.server.formdata import FilePart, FormReader, boundary_of
-from holdall.server.guard import NOTHING, require_covered
-from holdall.server.http import Request, Response
+from holdall.server.guard import NOTHING
+from holdall.server.http import Request, Response, http_date
+from holdall.server.object_reply import ObjectReplies
 from holdall.server.operations import Scope, resolve
 from holdall.server.policy_form import check_form, form_dialect, object_key
-from holdall.server.presigned import Verified
-from holdall.server.ranges import parse_range
 from holdall.server.replies import json_response
 from holdall.server.routing import Target, check_key
 from holdall.service.blobsink import content_md5
 from holdall.service.digests import Expected
-from holdall.service.formats import require_format
 from holdall.service.multipart import MultipartService, parse_etag_list
-from holdall.service.objects import INLINE_READ_LIMIT, MAX_LIST, ObjectService
-from holdall.service.quotas import QuotaBook
+from holdall.service.objects import MAX_LIST, ObjectService
 from holdall.service.usage import Meter
 from holdall.store.meta.base import (
     DOWNLOAD_TRAFFIC,
@@ -63,11 +58,6 @@ _WRITE_QUOTAS = (REQUEST_COUNT, STORAGE_VOLUME)
 _DOWNLOAD_QUOTAS = (REQUEST_COUNT, DOWNLOAD_TRAFFIC)
 Handler = Callable[..., Awaitable[Response]]
 """(request, bucket) for the bucket's own operations, (request, bucket, key) for an object's."""
-
-
-@functools.lru_cache(maxsize=4096)
-def _http_date(seconds: int) -> bytes:
-    return format_datetime(datetime.fromtimestamp(seconds, UTC), usegmt=True).encode()
 
 
 def _int_param(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -93,7 +83,7 @@ def _object_headers(record: ObjectRecord) -> Response:
         [
             (b"content-type", record.mime.encode("latin-1", "replace")),
             (b"etag", record.etag.encode()),
-            (b"last-modified", _http_date(record.modified)),
+            (b"last-modified", http_date(record.modified)),
             (b"accept-ranges", b"bytes"),
         ],
     )
@@ -106,15 +96,15 @@ class DataPlane:
         objects: ObjectService,
         multipart: MultipartService,
         authenticator: Authenticator,
-        quotas: QuotaBook,
+        admission: Admission,
         meter: Meter,
     ) -> None:
         self.meta = meta
         self.objects = objects
         self.multipart = multipart
         self.authn = authenticator
-        self.quotas = quotas
-        self.meter = meter
+        self.admission = admission
+        self.replies = ObjectReplies(objects, meter)
         self._handlers: dict[str, Handler] = {}
 
     # ----------------------------------------------------------------- dispatch
@@ -156,39 +146,7 @@ class DataPlane:
         which knows the key really touched) and the quotas."""
         public = call.operation.op is Op.READ and call.bucket.type == "public"
         verified = await self.authn.verify(call, key, suffixes=suffixes, allow_anonymous=public)
-        return await self._admit(verified, call, scope_key)
-
-    async def _admit(self, verified: Verified, call: Call, key: str | None) -> Principal:
-        """The one check every data-plane request passes once its signature verified."""
-        principal, coverage = verified
-        request, bucket, operation = call.request, call.bucket, call.operation
-        op = operation.op
-        if coverage is not None and operation.changeable:
-            require_covered(coverage, *operation.inputs(request.query, request.headers))
-        self._check_owner(principal, bucket)
-        self._check_token(principal, request, op, bucket, key)
-        owner, region = bucket.account_id, bucket.region
-        if self.quotas.stale:
-            await self.quotas.refresh()
-        if op is Op.WRITE:
-            self.quotas.check(owner, region, _WRITE_QUOTAS)
-        elif op is Op.READ and request.method == "GET":
-            self.quotas.check(owner, region, _DOWNLOAD_QUOTAS)
-        else:
-            self.quotas.check(owner, region, _REQUEST_QUOTAS)
-        self.meter.add(owner, region, 1, 0)
-        return principal
-
-    @staticmethod
-    def _check_token(principal: Principal, request: Request, op: Op, bucket: Bucket, key: str | None) -> None:
-        """The token's rules for ``op`` on ``bucket/key``; also for a second key a request touches."""
-        if principal.token is not None:
-            principal.token.check(op, bucket.name, key, _client_ip(request), clock.now())
-
-    @staticmethod
-    def _check_owner(principal: Principal, bucket: Bucket) -> None:
-        if not principal.anonymous and principal.account_id != bucket.account_id:
-            raise AccessDenied(f"this key may not use bucket {bucket.name!r}")
+        return await self.admission.admit(verified, call, scope_key)
 
     async def _refuse_update(self, principal: Principal, bucket: Bucket, key: str) -> None:
         """Refuses early, before any byte is stored, a token that may not overwrite an existing key."""
@@ -214,34 +172,7 @@ class DataPlane:
             if threshold is not None and record.modified <= threshold:
                 response.status = 304
                 return response
-        start, end = 0, record.size - 1
-        range_header = request.header("range")
-        if range_header:
-            start, end = parse_range(range_header, record.size)
-            response.status = 206
-            response.header("content-range", f"bytes {start}-{end}/{record.size}")
-        length = end - start + 1 if record.size else 0
-        response.length = length
-        if request.method == "HEAD" or length == 0:
-            return response
-        if length > INLINE_READ_LIMIT and inline is None:
-            response.stream = self._metered(bucket, self.objects.read(record, start, end))
-            return response
-        self.meter.add(bucket.account_id, bucket.region, 0, length)
-        if inline is not None:
-            response.body = inline[start : end + 1] if length != len(inline) else inline
-        else:
-            response.body = await self.objects.read_small(record, start, end)
-        return response
-
-    async def _metered(self, bucket: Bucket, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """A download is charged for what is handed to the connection, chunk by chunk."""
-        try:
-            async for chunk in chunks:
-                self.meter.add(bucket.account_id, bucket.region, 0, len(chunk))
-                yield chunk
-        finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
+        return await self.replies.fill(response, request, bucket, record, inline)
 
     async def prefix_file_list(self, call: Call, principal: Principal, key: str) -> Response:
         request, bucket = call.request, call.bucket
@@ -303,7 +234,7 @@ class DataPlane:
         request, bucket = call.request, call.bucket
         query = request.query
         upload = await self.multipart.require(query.get("uploadId", ""), bucket.name)
-        self._check_token(principal, request, Op.LIST, bucket, upload.key)
+        check_token(principal, request, Op.LIST, bucket, upload.key)
         limit = _int_param(query, "max-parts", 1000, 1, 1000)
         after = _int_param(query, "part-number-marker", -1, -1, 10**9)
         parts = await self.multipart.parts(upload, after, limit + 1)
@@ -327,9 +258,7 @@ class DataPlane:
     async def put(self, call: Call, principal: Principal, key: str) -> Response:
         request, bucket = call.request, call.bucket
         await self._refuse_update(principal, bucket, key)
-        chunks = request.chunks()
-        if principal.token is not None and principal.token.formats:
-            chunks = require_format(chunks, principal.token.formats)
+        chunks = body(principal, request)
         with _update_refusal(principal, key):
             record = await self.objects.put(
                 bucket,
@@ -360,7 +289,7 @@ class DataPlane:
         principal, _ = await self.authn.verify(
             call, key, authorization=fields.get("Authorization", ""), content_type=mime
         )
-        await self._admit((principal, NOTHING), call, key)
+        await self.admission.admit((principal, NOTHING), call, key)
         await self._refuse_update(principal, bucket, key)
         md5 = content_md5(fields.get("Content-MD5") or request.header("content-md5"))
         record = await self._store_form_file(principal, bucket, key, mime, reader, expected=md5)
@@ -401,7 +330,7 @@ class DataPlane:
         request, bucket = call.request, call.bucket
         key = check_key(object_key(fields, file_part.filename))
         form = await check_form(call.dialect, fields, bucket.name, key, self.authn.lookup, clock.now())
-        principal = await self._admit((form.principal, NOTHING), call, key)
+        principal = await self.admission.admit((form.principal, NOTHING), call, key)
         await self._refuse_update(principal, bucket, key)
         status = fields.get("success_action_status", "204")
         if status not in ("200", "201", "204"):
@@ -447,9 +376,9 @@ class DataPlane:
         if src_bucket is None:
             raise BucketNotFound(f"copy source bucket not exist: {src_bucket_name!r}")
         if src_bucket.type != "public":
-            self._check_owner(principal, src_bucket)
+            check_owner(principal, src_bucket)
         src_key = check_key(src_key)
-        self._check_token(principal, request, Op.READ, src_bucket, src_key)
+        check_token(principal, request, Op.READ, src_bucket, src_key)
         async for _ in request.chunks():
             raise BadRequest("a copy request has no body")
         with _update_refusal(principal, key):
@@ -460,7 +389,7 @@ class DataPlane:
         request, bucket = call.request, call.bucket
         _refuse_change(principal, key)  # renaming a key away frees it to be put anew
         new_key = check_key(request.query["newFileName"])
-        self._check_token(principal, request, Op.WRITE, bucket, new_key)
+        check_token(principal, request, Op.WRITE, bucket, new_key)
         force = request.query.get("force", "false").lower()
         if force not in ("true", "false"):
             raise BadRequest("force is true or false")
@@ -537,7 +466,7 @@ class DataPlane:
             raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
         new_key = request.query.get("newKey") or None
         if new_key is not None:
-            self._check_token(principal, request, Op.WRITE, bucket, check_key(new_key))
+            check_token(principal, request, Op.WRITE, bucket, check_key(new_key))
         etags = parse_etag_list(await request.read(MAX_SMALL_BODY))
         with _update_refusal(principal, new_key or key):
             record = await self.multipart.finish(upload, etags, new_key, if_absent=principal.deny_update)
@@ -550,7 +479,7 @@ class DataPlane:
         upload = await self.multipart.require(request.query["uploadId"], bucket.name)
         if upload.key != key:
             raise BadRequest(f"upload {upload.id} is for key {upload.key!r}")
-        self._check_token(principal, request, Op.DELETE, bucket, upload.key)
+        check_token(principal, request, Op.DELETE, bucket, upload.key)
         await self.multipart.abort(upload)
         return Response(200)
 

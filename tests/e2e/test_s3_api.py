@@ -1,0 +1,262 @@
+"""The S3 API through boto3 and awscli, signed with SigV4 in the Authorization header, on the same
+buckets and objects as the UFile API."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.e2e.helpers import api, call, create_account
+from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server
+
+
+def s3_client(server: Server, keys: tuple[str, str] = (ACCESS_KEY, SECRET_KEY), **config: Any) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=server.url,
+        aws_access_key_id=keys[0],
+        aws_secret_access_key=keys[1],
+        region_name="cn-bj",
+        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}, **config),
+    )
+
+
+@pytest.fixture
+def s3(server: Server) -> Any:
+    return s3_client(server)
+
+
+@pytest.fixture
+def name() -> str:
+    return f"s3-{uuid.uuid4().hex[:12]}"
+
+
+def code_of(error: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
+    return error.value.response["Error"]["Code"], error.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_buckets_are_made_listed_and_deleted(s3: Any, server: Server, name: str) -> None:
+    s3.create_bucket(Bucket=name)
+    assert name in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]
+    assert s3.head_bucket(Bucket=name)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] == "cn-bj"
+    with pytest.raises(ClientError) as owned:
+        s3.create_bucket(Bucket=name)
+    assert code_of(owned) == ("BucketAlreadyOwnedByYou", 409)
+    other = create_account(server.data, f"other-{uuid.uuid4().hex[:8]}")
+    with pytest.raises(ClientError) as taken:
+        s3_client(server, other).create_bucket(Bucket=name)
+    assert code_of(taken) == ("BucketAlreadyExists", 409)
+    s3.put_object(Bucket=name, Key="k", Body=b"x")
+    with pytest.raises(ClientError) as full:
+        s3.delete_bucket(Bucket=name)
+    assert code_of(full) == ("BucketNotEmpty", 409)
+    s3.delete_object(Bucket=name, Key="k")
+    s3.delete_bucket(Bucket=name)
+    with pytest.raises(ClientError) as gone:
+        s3.head_bucket(Bucket=name)
+    assert code_of(gone) == ("404", 404)
+    with pytest.raises(ClientError) as missing:
+        s3.list_objects_v2(Bucket=name)
+    assert code_of(missing) == ("NoSuchBucket", 404)
+
+
+def test_a_public_read_bucket_is_public_to_ufile_too(s3: Any, server: Server, name: str) -> None:
+    s3.create_bucket(Bucket=name, ACL="public-read")
+    s3.put_object(Bucket=name, Key="open.txt", Body=b"for all")
+    assert requests.get(f"{server.url}/{name}/open.txt").content == b"for all"
+    found = api(server, "DescribeBucket", BucketName=name)["DataSet"][0]
+    assert found["Type"] == "public"
+    with pytest.raises(ClientError) as grant:
+        s3.create_bucket(Bucket=name + "-x", GrantRead="id=someone")
+    assert code_of(grant) == ("NotImplemented", 501)
+
+
+def test_objects_round_trip_with_md5_etags(s3: Any, name: str) -> None:
+    s3.create_bucket(Bucket=name)
+    body = os.urandom(300_000)
+    put = s3.put_object(Bucket=name, Key="dir/file.bin", Body=body, ContentType="application/x-test")
+    assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+    got = s3.get_object(Bucket=name, Key="dir/file.bin")
+    assert got["Body"].read() == body
+    assert got["ETag"] == put["ETag"] and got["ContentType"] == "application/x-test"
+    head = s3.head_object(Bucket=name, Key="dir/file.bin")
+    assert head["ContentLength"] == len(body) and head["ETag"] == put["ETag"]
+    ranged = s3.get_object(Bucket=name, Key="dir/file.bin", Range="bytes=100-199")
+    assert ranged["Body"].read() == body[100:200] and ranged["ContentRange"] == f"bytes 100-199/{len(body)}"
+    with pytest.raises(ClientError) as beyond:
+        s3.get_object(Bucket=name, Key="dir/file.bin", Range=f"bytes={len(body)}-")
+    assert code_of(beyond) == ("InvalidRange", 416)
+    with pytest.raises(ClientError) as missing:
+        s3.get_object(Bucket=name, Key="nothing")
+    assert code_of(missing) == ("NoSuchKey", 404)
+    s3.delete_object(Bucket=name, Key="dir/file.bin")
+    s3.delete_object(Bucket=name, Key="dir/file.bin")  # a second delete is a 204 too
+
+
+def test_conditional_reads(s3: Any, name: str) -> None:
+    s3.create_bucket(Bucket=name)
+    etag = s3.put_object(Bucket=name, Key="c", Body=b"conditional")["ETag"]
+    assert s3.get_object(Bucket=name, Key="c", IfMatch=etag)["Body"].read() == b"conditional"
+    with pytest.raises(ClientError) as failed:
+        s3.get_object(Bucket=name, Key="c", IfMatch='"0123"')
+    assert code_of(failed) == ("PreconditionFailed", 412)
+    with pytest.raises(ClientError) as unchanged:
+        s3.get_object(Bucket=name, Key="c", IfNoneMatch=etag)
+    assert code_of(unchanged) == ("304", 304)
+    modified = s3.head_object(Bucket=name, Key="c")["LastModified"]
+    with pytest.raises(ClientError) as not_since:
+        s3.get_object(Bucket=name, Key="c", IfModifiedSince=modified)
+    assert code_of(not_since) == ("304", 304)
+
+
+def test_a_body_that_is_not_what_was_signed_is_refused(server: Server, name: str, s3: Any) -> None:
+    s3.create_bucket(Bucket=name)
+    client = s3_client(server)
+
+    def swap_body(request: Any, **_: Any) -> None:
+        request.body = b"tampered"  # after signing: the signed SHA-256 is of the original
+
+    client.meta.events.register("before-send.s3.PutObject", swap_body)
+    with pytest.raises(ClientError) as refused:
+        client.put_object(Bucket=name, Key="t", Body=b"original")
+    assert code_of(refused) == ("XAmzContentSHA256Mismatch", 400)
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=name, Key="t")
+
+
+def test_a_wrong_checksum_is_refused(server: Server, name: str, s3: Any) -> None:
+    s3.create_bucket(Bucket=name)
+    for algorithm in ("SHA256", "SHA1", "CRC32"):
+        put = s3.put_object(Bucket=name, Key=f"sum-{algorithm}", Body=b"hello", ChecksumAlgorithm=algorithm)
+        assert put[f"Checksum{algorithm}"], put
+
+    def wrong_crc(request: Any, **_: Any) -> None:
+        request.headers.replace_header("x-amz-checksum-crc32", "AAAAAA==")
+
+    client = s3_client(server)
+    client.meta.events.register("before-sign.s3.PutObject", wrong_crc)
+    with pytest.raises(ClientError) as refused:
+        client.put_object(Bucket=name, Key="bad", Body=b"hello")
+    assert code_of(refused) == ("BadDigest", 400)
+
+
+def test_listings_page_like_s3(s3: Any, name: str) -> None:
+    s3.create_bucket(Bucket=name)
+    keys = [f"a/{i:02d}" for i in range(7)] + ["b/x", "b/y", "top", "sp ace+plus"]
+    for key in keys:
+        s3.put_object(Bucket=name, Key=key, Body=key.encode())
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=name, PaginationConfig={"PageSize": 3})
+    assert [item["Key"] for page in pages for item in page.get("Contents", [])] == sorted(keys)
+    grouped = s3.list_objects_v2(Bucket=name, Delimiter="/")
+    assert [p["Prefix"] for p in grouped["CommonPrefixes"]] == ["a/", "b/"]
+    assert [item["Key"] for item in grouped["Contents"]] == ["sp ace+plus", "top"]
+    after = s3.list_objects_v2(Bucket=name, Prefix="a/", StartAfter="a/04")
+    assert [item["Key"] for item in after["Contents"]] == ["a/05", "a/06"]
+    v1 = s3.get_paginator("list_objects").paginate(Bucket=name, PaginationConfig={"PageSize": 4})
+    assert [item["Key"] for page in v1 for item in page.get("Contents", [])] == sorted(keys)
+    first = s3.list_objects_v2(Bucket=name, MaxKeys=2)
+    assert first["IsTruncated"] and first["KeyCount"] == 2
+    entry = first["Contents"][0]
+    assert entry["ETag"] == f'"{hashlib.md5(entry["Key"].encode()).hexdigest()}"' and entry["Size"] == 4
+
+
+def test_delete_objects_in_one_call(s3: Any, name: str) -> None:
+    s3.create_bucket(Bucket=name)
+    for key in ("one", "two", "three"):
+        s3.put_object(Bucket=name, Key=key, Body=b"x")
+    reply = s3.delete_objects(Bucket=name, Delete={"Objects": [{"Key": "one"}, {"Key": "two"}, {"Key": "none"}]})
+    assert sorted(item["Key"] for item in reply["Deleted"]) == ["none", "one", "two"]
+    assert [item["Key"] for item in s3.list_objects_v2(Bucket=name)["Contents"]] == ["three"]
+
+
+def test_ufile_and_s3_see_the_same_objects(s3: Any, server: Server, name: str) -> None:
+    s3.create_bucket(Bucket=name)
+    body = os.urandom(50_000)
+    s3.put_object(Bucket=name, Key="from-s3", Body=body)
+    assert call(server, "GET", name, "from-s3").content == body
+    assert call(server, "PUT", name, "from-ufile", data=body[::-1]).status_code == 200
+    got = s3.get_object(Bucket=name, Key="from-ufile")
+    assert got["Body"].read() == body[::-1] and got["ETag"] == f'"{hashlib.md5(body[::-1]).hexdigest()}"'
+
+
+def test_signatures_and_scope(server: Server, name: str, s3: Any) -> None:
+    s3.create_bucket(Bucket=name)
+    with pytest.raises(ClientError) as wrong:
+        s3_client(server, (ACCESS_KEY, "not-the-secret")).list_buckets()
+    assert code_of(wrong) == ("SignatureDoesNotMatch", 403)
+    detail = wrong.value.response["Error"]
+    assert detail["CanonicalRequest"].startswith("GET\n/\n\nhost:") and detail["StringToSign"].startswith("AWS4-")
+    with pytest.raises(ClientError) as unknown:
+        s3_client(server, ("HANOSUCHKEY000000000", "x")).list_buckets()
+    assert code_of(unknown) == ("InvalidAccessKeyId", 403)
+    other = create_account(server.data, f"other-{uuid.uuid4().hex[:8]}")
+    with pytest.raises(ClientError) as foreign:
+        s3_client(server, other).put_object(Bucket=name, Key="k", Body=b"x")
+    assert code_of(foreign) == ("AccessDenied", 403)
+    with pytest.raises(ClientError) as unsupported:
+        s3.get_bucket_tagging(Bucket=name)
+    assert code_of(unsupported) == ("NotImplemented", 501)
+    s3.put_object(Bucket=name, Key="kept", Body=b"kept")
+    with pytest.raises(ClientError):
+        s3.put_object_acl(Bucket=name, Key="kept", ACL="public-read")
+    assert s3.get_object(Bucket=name, Key="kept")["Body"].read() == b"kept"  # ?acl never overwrote it
+
+
+def test_a_skewed_clock_is_refused(server: Server, s3: Any) -> None:
+    try:
+        server.move_clock(901)
+        with pytest.raises(ClientError) as ahead:
+            s3.list_buckets()
+        assert code_of(ahead) == ("RequestTimeTooSkewed", 403)
+        server.move_clock(-600)
+        assert s3.list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
+    finally:
+        server.move_clock(0)
+
+
+@pytest.fixture
+def aws(server: Server, tmp_path: Path) -> Iterator[Any]:
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_DEFAULT_REGION": "cn-bj",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+
+    def run(*args: str) -> str:
+        command = [sys.executable, "-m", "awscli", "--endpoint-url", server.url, *args]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    yield run
+
+
+def test_awscli_cp_ls_rm(aws: Any, tmp_path: Path, name: str) -> None:
+    source = tmp_path / "up.bin"
+    source.write_bytes(os.urandom(1_000_000))
+    aws("s3", "mb", f"s3://{name}")
+    aws("s3", "cp", str(source), f"s3://{name}/dir/up.bin")
+    assert "up.bin" in aws("s3", "ls", f"s3://{name}/dir/")
+    aws("s3", "cp", f"s3://{name}/dir/up.bin", str(tmp_path / "down.bin"))
+    assert (tmp_path / "down.bin").read_bytes() == source.read_bytes()
+    listed = json.loads(aws("s3api", "list-objects-v2", "--bucket", name))
+    assert [item["Key"] for item in listed["Contents"]] == ["dir/up.bin"]
+    aws("s3", "rm", "--recursive", f"s3://{name}/")
+    aws("s3", "rb", f"s3://{name}")
