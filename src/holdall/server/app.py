@@ -149,15 +149,19 @@ class HoldallApp:
             request = Request(scope, receive, self.settings.body_timeout)
             if request.query or "authorization" in request.headers:
                 dialect = detect(request.query, request.headers)
+            parts = self.parts
+            assert parts is not None
             if request.method == "OPTIONS":
                 response = await self.cors.preflight(request)
-            elif dialect == S3_HEADER:
-                assert self.parts is not None
-                target = route(request.header("host"), request.raw_path, self.settings.domain)
-                response = await self.parts.s3.handle(request, target, dialect)
             else:
-                call = await self.route(request, dialect)
-                response = await self.serve(request, call)
+                target = route(request.header("host"), request.raw_path, self.settings.domain)
+                if dialect == S3_HEADER:
+                    response = await parts.s3.handle(request, target, dialect)
+                elif target is not None:
+                    call = await parts.data.open(request, target, dialect)
+                    response = await parts.data.handle(call)
+                else:
+                    response = await self.root(request)
         except HoldallError as error:
             if request is None and self.parts is not None and self._is_root(scope):
                 response = self.parts.api.early_error(scope, error)
@@ -183,16 +187,9 @@ class HoldallApp:
         except HoldallError:
             return False
 
-    async def route(self, request: Request, dialect: str) -> Call | None:
-        """The data-plane call a request makes; None for the service root (the management API)."""
+    async def root(self, request: Request) -> Response:
+        """The service root outside the S3 API: the management API."""
         assert self.parts is not None
-        target = route(request.header("host"), request.raw_path, self.settings.domain)
-        return None if target is None else await self.parts.data.open(request, target, dialect)
-
-    async def serve(self, request: Request, call: Call | None) -> Response:
-        assert self.parts is not None
-        if call is not None:
-            return await self.parts.data.handle(call)
         if request.method in ("GET", "POST") and is_management_call(request):
             return await self.parts.api.handle(request)
         raise BadRequest("name a bucket: use <bucket>.<domain> as the host or /<bucket>/<key> as the path")

@@ -56,6 +56,9 @@ BUCKET_ROOT_QUERIES = ("list", "listobjects", "muploadpart")
 _REQUEST_QUOTAS = (REQUEST_COUNT,)
 _WRITE_QUOTAS = (REQUEST_COUNT, STORAGE_VOLUME)
 _DOWNLOAD_QUOTAS = (REQUEST_COUNT, DOWNLOAD_TRAFFIC)
+_KEY, _FILE_NAME, _PREFIX, _FORM = Scope.KEY, Scope.FILE_NAME, Scope.PREFIX, Scope.FORM
+"""Enum members as module constants: a member lookup costs 0.1 µs on every request."""
+_NO_SUFFIX = ("",)
 Handler = Callable[..., Awaitable[Response]]
 """(request, bucket) for the bucket's own operations, (request, bucket, key) for an object's."""
 
@@ -121,23 +124,25 @@ class DataPlane:
         """Runs the one admission every operation passes (signature, coverage, owner, token, quotas,
         metering) on the key its route declares, then its handler."""
         operation = call.operation
-        if operation.scope is Scope.FORM:  # the form's fields, in the body, carry its signature
+        scope = operation.scope
+        if scope is _FORM:  # the form's fields, in the body, carry its signature
             return await self.post_file(call)
         handler = self._handlers.get(operation.name)
         if handler is None:
             handler = self._handlers[operation.name] = getattr(self, operation.handler)
         query = call.request.query
-        key = scope_key = ""
-        if operation.scope is Scope.KEY:
+        key = ""
+        scope_key: str | None = ""
+        if scope is _KEY:
             key = scope_key = check_key(call.key)
-        elif operation.scope is Scope.FILE_NAME:
+        elif scope is _FILE_NAME:
             key = scope_key = check_key(query.get("FileName", ""))
-        elif operation.scope is Scope.PREFIX:
+        elif scope is _PREFIX:
             scope_key = query.get("prefix", "")
-        suffixes = ("", operation.signed_suffix(query)) if operation.signed_suffix else ("",)
-        principal = await self._authorize(
-            call, key, scope_key=None if operation.scope is Scope.LATER else scope_key, suffixes=suffixes
-        )
+        else:
+            scope_key = None  # Scope.LATER: the handler checks the key it touches
+        suffixes = ("", operation.signed_suffix(query)) if operation.signed_suffix else _NO_SUFFIX
+        principal = await self._authorize(call, key, scope_key=scope_key, suffixes=suffixes)
         return await handler(call, principal, key)
 
     async def _authorize(self, call: Call, key: str, *, scope_key: str | None, suffixes: tuple[str, ...]) -> Principal:
