@@ -28,6 +28,7 @@
     ├── ChecksumMismatch         400, Content-MD5 or an x-amz-checksum-* does not match
     ├── ContentSHA256Mismatch    400, the body is not the x-amz-content-sha256 it was signed with
     ├── InvalidBucketName        400 (S3)
+    ├── InvalidPart, InvalidPartOrder  400, a multipart completion naming parts wrongly (S3)
     ├── PreconditionFailed       412, If-Match or If-Unmodified-Since does not hold
     ├── NotImplementedHere       501, an S3 feature holdall does not serve
     ├── QuotaExceeded            403, a bucket cap or the account's quota would be exceeded
@@ -238,6 +239,16 @@ class OperationAborted(Conflict):
 class InvalidBucketName(BadRequest):
     code = "InvalidBucketName"
     default_message = "The specified bucket is not valid."
+
+
+class InvalidPart(BadRequest):
+    code = "InvalidPart"
+    default_message = "One or more of the specified parts could not be found."
+
+
+class InvalidPartOrder(BadRequest):
+    code = "InvalidPartOrder"
+    default_message = "The list of parts was not in ascending order."
 
 
 class PreconditionFailed(HoldallError):

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from ufile.util import file_etag
 
 from tests.e2e.helpers import api, call, create_account
 from tests.e2e.server import ACCESS_KEY, SECRET_KEY, Server
@@ -250,7 +252,7 @@ def aws(server: Server, tmp_path: Path) -> Iterator[Any]:
 
 def test_awscli_cp_ls_rm(aws: Any, tmp_path: Path, name: str) -> None:
     source = tmp_path / "up.bin"
-    source.write_bytes(os.urandom(1_000_000))
+    source.write_bytes(os.urandom(20 * 1024 * 1024))  # above awscli's 8 MiB threshold: a multipart upload
     aws("s3", "mb", f"s3://{name}")
     aws("s3", "cp", str(source), f"s3://{name}/dir/up.bin")
     assert "up.bin" in aws("s3", "ls", f"s3://{name}/dir/")
@@ -258,5 +260,96 @@ def test_awscli_cp_ls_rm(aws: Any, tmp_path: Path, name: str) -> None:
     assert (tmp_path / "down.bin").read_bytes() == source.read_bytes()
     listed = json.loads(aws("s3api", "list-objects-v2", "--bucket", name))
     assert [item["Key"] for item in listed["Contents"]] == ["dir/up.bin"]
+    tree = tmp_path / "tree"
+    for relative in ("a.txt", "sub/b.txt", "sub/deeper/c.txt"):
+        (tree / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tree / relative).write_text(relative)
+        written = time.time() - 60  # holdall keeps whole seconds: a file synced the second it was written looks newer
+        os.utime(tree / relative, (written, written))
+    aws("s3", "sync", str(tree), f"s3://{name}/tree")
+    aws("s3", "sync", f"s3://{name}/tree", str(tmp_path / "copy"))
+    assert (tmp_path / "copy" / "sub" / "deeper" / "c.txt").read_text() == "sub/deeper/c.txt"
+    assert aws("s3", "sync", str(tree), f"s3://{name}/tree").strip() == ""  # nothing changed, nothing sent
     aws("s3", "rm", "--recursive", f"s3://{name}/")
     aws("s3", "rb", f"s3://{name}")
+
+
+def test_multipart_with_boto3_transfers(s3: Any, server: Server, name: str, tmp_path: Path) -> None:
+    from boto3.s3.transfer import TransferConfig
+
+    s3.create_bucket(Bucket=name)
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(21 * 1024 * 1024))
+    config = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
+    s3.upload_file(str(source), name, "big.bin", Config=config)
+    head = s3.head_object(Bucket=name, Key="big.bin")
+    assert head["ContentLength"] == source.stat().st_size and head["ETag"].endswith('-3"'), head["ETag"]
+    s3.download_file(name, "big.bin", str(tmp_path / "back.bin"), Config=config)
+    assert (tmp_path / "back.bin").read_bytes() == source.read_bytes()
+    assert not s3.list_multipart_uploads(Bucket=name).get("Uploads")
+    through_ufile = call(server, "GET", name, "big.bin")  # 8 MiB parts are whole 4 MiB blocks: UFile's ETag holds
+    assert through_ufile.content == source.read_bytes()
+    assert through_ufile.headers["ETag"] == file_etag(str(source))
+
+
+def test_multipart_rules(s3: Any, server: Server, name: str) -> None:
+    s3.create_bucket(Bucket=name)
+    upload = s3.create_multipart_upload(Bucket=name, Key="m", ContentType="text/x-parts")["UploadId"]
+    listed = s3.list_multipart_uploads(Bucket=name)["Uploads"]
+    assert [(item["Key"], item["UploadId"]) for item in listed] == [("m", upload)]
+    small = s3.upload_part(Bucket=name, Key="m", UploadId=upload, PartNumber=1, Body=b"a" * 1000)["ETag"]
+    last = s3.upload_part(Bucket=name, Key="m", UploadId=upload, PartNumber=2, Body=b"b" * 10)["ETag"]
+    parts = s3.list_parts(Bucket=name, Key="m", UploadId=upload)["Parts"]
+    assert [(p["PartNumber"], p["Size"], p["ETag"]) for p in parts] == [(1, 1000, small), (2, 10, last)]
+    with pytest.raises(ClientError) as too_small:
+        s3.complete_multipart_upload(
+            Bucket=name, Key="m", UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": small}, {"PartNumber": 2, "ETag": last}]},
+        )  # fmt: skip
+    assert code_of(too_small) == ("EntityTooSmall", 400)
+    with pytest.raises(ClientError) as wrong:
+        s3.complete_multipart_upload(
+            Bucket=name, Key="m", UploadId=upload, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": last}]}
+        )
+    assert code_of(wrong) == ("InvalidPart", 400)
+    with pytest.raises(ClientError) as order:
+        s3.complete_multipart_upload(
+            Bucket=name, Key="m", UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": last}, {"PartNumber": 1, "ETag": small}]},
+        )  # fmt: skip
+    assert code_of(order) == ("InvalidPartOrder", 400)
+    with pytest.raises(ClientError) as number:
+        s3.upload_part(Bucket=name, Key="m", UploadId=upload, PartNumber=10001, Body=b"x")
+    assert code_of(number)[1] == 400
+    done = s3.complete_multipart_upload(
+        Bucket=name, Key="m", UploadId=upload, MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": last}]}
+    )  # part 1 is left out, and released
+    got = s3.get_object(Bucket=name, Key="m")
+    assert got["Body"].read() == b"b" * 10 and got["ContentType"] == "text/x-parts" and got["ETag"] == done["ETag"]
+    usage = api(server, "DescribeBucket", BucketName=name)["DataSet"][0]
+    assert (usage["UsedBytes"], usage["ObjectCount"]) == (10, 1), usage
+    with pytest.raises(ClientError) as gone:
+        s3.list_parts(Bucket=name, Key="m", UploadId=upload)
+    assert code_of(gone) == ("NoSuchUpload", 404)
+    aborted = s3.create_multipart_upload(Bucket=name, Key="a")["UploadId"]
+    s3.upload_part(Bucket=name, Key="a", UploadId=aborted, PartNumber=1, Body=b"z" * 100)
+    with pytest.raises(ClientError) as other_key:
+        s3.upload_part(Bucket=name, Key="elsewhere", UploadId=aborted, PartNumber=1, Body=b"z")
+    assert code_of(other_key) == ("NoSuchUpload", 404)
+    s3.abort_multipart_upload(Bucket=name, Key="a", UploadId=aborted)
+    assert not s3.list_multipart_uploads(Bucket=name).get("Uploads")
+    usage = api(server, "DescribeBucket", BucketName=name)["DataSet"][0]
+    assert usage["UsedBytes"] == 10, usage
+
+
+def test_a_ufile_multipart_object_reads_through_s3(s3: Any, server: Server, name: str, tmp_path: Path) -> None:
+    from ufile import multipartuploadufile
+
+    s3.create_bucket(Bucket=name)
+    source = tmp_path / "ufile-big.bin"
+    source.write_bytes(os.urandom(9 * 1024 * 1024))
+    uploader = multipartuploadufile.MultipartUploadUFile(ACCESS_KEY, SECRET_KEY)
+    ret, resp = uploader.uploadfile(name, "via-ufile", str(source))
+    assert resp.status_code == 200, resp.error
+    got = s3.get_object(Bucket=name, Key="via-ufile")
+    assert got["Body"].read() == source.read_bytes() and got["ETag"].endswith('-3"')

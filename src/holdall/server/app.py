@@ -71,12 +71,12 @@ def build(settings: Settings) -> Components:
     accounting = AccountingApi(meta, TokenService(settings, meta), book, prices, settings.region)
     ufile_actions = {**BucketApi(meta, buckets, settings.region).actions(), **accounting.actions()}
     specs = [*ufile_specs(ufile_actions), *ControlApi(TempAccess(settings, meta)).specs()]
-    authenticator, admission = Authenticator(meta), Admission(book, meter)
+    authenticator, admission, multipart = Authenticator(meta), Admission(book, meter), MultipartService(objects)
     return Components(
         meta=meta,
         executor=executor,
-        data=DataPlane(meta, objects, MultipartService(objects), authenticator, admission, meter),
-        s3=S3Api(meta, buckets, objects, authenticator, admission, meter, settings.region),
+        data=DataPlane(meta, objects, multipart, authenticator, admission, meter),
+        s3=S3Api(meta, buckets, objects, multipart, authenticator, admission, meter, settings.region),
         api=ManagementApi(specs, ControlAuthenticator(meta), envelopes(settings.region, VOLCENGINE_VERSION)),
         sweeper=Sweeper(settings, meta, composite, executor),
         meter=meter,
@@ -174,6 +174,8 @@ class HoldallApp:
             response.header("x-sessionid", sid)
         if call is not None and "origin" in call.request.headers:
             self.cors.decorate(call.bucket, call.request, response)
+        if request is not None and request.body_pending:
+            response.header("connection", "close")  # the unread body would be taken for the next request
         try:
             await send_response(send, response, head_only, receive)
         except OSError:

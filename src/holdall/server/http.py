@@ -68,6 +68,7 @@ class BodyIncomplete(HoldallError):
 class Request:
     __slots__ = (
         "_consumed",
+        "_finished",
         "_receive",
         "body_timeout",
         "headers",
@@ -81,6 +82,7 @@ class Request:
         self.scope = scope
         self._receive = receive
         self._consumed = False
+        self._finished = False
         self.body_timeout = body_timeout
         self.method: str = scope["method"]
         self.raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
@@ -103,6 +105,17 @@ class Request:
             raise BadRequest("Content-Length is not a number")
         return int(value)
 
+    @property
+    def body_pending(self) -> bool:
+        """Whether a body was announced and not read to its end: the connection cannot carry another
+        request (a client that sent ``Expect: 100-continue`` and got a final answer sends no body)."""
+        if self._finished:
+            return False
+        if "transfer-encoding" in self.headers:
+            return True
+        length = self.headers.get("content-length", "0").strip()
+        return length not in ("", "0")
+
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body, chunk by chunk; raises :class:`BodyIncomplete` if it never fully arrives."""
         if self._consumed:
@@ -116,10 +129,13 @@ class Request:
             if message["type"] == "http.disconnect":
                 raise BodyIncomplete()
             chunk = message.get("body", b"")
+            if not message.get("more_body", False):
+                self._finished = True
+                if chunk:
+                    yield chunk
+                return
             if chunk:
                 yield chunk
-            if not message.get("more_body", False):
-                return
 
     async def read(self, limit: int) -> bytes:
         parts = []

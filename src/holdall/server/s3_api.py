@@ -11,13 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
-from xml.etree.ElementTree import Element
-
-import defusedxml.ElementTree as SafeXml
-from defusedxml import DefusedXmlException
 
 from holdall.auth.principal import Op, Principal
 from holdall.errors import (
@@ -27,7 +22,6 @@ from holdall.errors import (
     BucketNotEmpty,
     BucketNotFound,
     BucketOwned,
-    ChecksumMismatch,
     FileNotFound,
     HoldallError,
     InvalidBucketName,
@@ -50,18 +44,30 @@ from holdall.server.object_reply import ObjectReplies
 from holdall.server.operations import Operation
 from holdall.server.routing import Target, check_key
 from holdall.server.s3_auth import verify_header
-from holdall.service.blobsink import content_md5
+from holdall.server.s3_multipart import S3Multipart
+from holdall.server.s3_xml import (
+    boolean,
+    check_body,
+    echo_checksums,
+    entries,
+    expected,
+    fields,
+    iso,
+    parse_xml,
+    s3_etag,
+    text,
+    xml,
+)
 from holdall.service.buckets import BucketService, resolve_project
-from holdall.service.digests import Digests, Expected
+from holdall.service.digests import Expected
+from holdall.service.multipart import MultipartService
 from holdall.service.objects import MAX_LIST, ObjectService
 from holdall.service.usage import Meter
-from holdall.store.meta.base import Bucket, MetaStore, ObjectRecord
+from holdall.store.meta.base import Bucket, MetaStore
 
-S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 MAX_DELETE_BODY = 1024 * 1024
 MAX_DELETE_KEYS = 1000
 CANNED_ACLS = {"private": "private", "public-read": "public"}
-CHECKSUMS = {"crc32": "crc32", "crc32c": "crc32c", "sha1": "sha1", "sha256": "sha256"}
 SUBRESOURCES = frozenset(
     [
         "accelerate",
@@ -100,36 +106,18 @@ SUBRESOURCES = frozenset(
         "website",
     ]
 )
-Handler = Callable[["S3Api", Call, Principal], Awaitable[Response]]
 
 
-def _iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _text(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _xml(root: str, body: str, status: int = 200) -> Response:
-    document = f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{S3_NS}">{body}</{root}>'
-    return Response(status, [(b"content-type", b"application/xml")], document.encode())
-
-
-def s3_etag(record: ObjectRecord) -> str:
-    """The quoted ETag S3 clients check: the MD5 (or the multipart form); objects stored before holdall
-    kept MD5s show their UFile ETag instead."""
-    return f'"{record.md5 or record.etag}"'
-
-
-def _route(name: str, op: Op, handler: str, subresource: str = "") -> Operation:
-    return Operation(name, op, handler, selector=subresource, query=(subresource,) if subresource else ())
+def _route(name: str, op: Op, handler: str, *subresources: str) -> Operation:
+    """``subresources``: the first picks the route; with the others, they are all it may be sent."""
+    return Operation(name, op, handler, selector=subresources[0] if subresources else "", query=subresources)
 
 
 SERVICE_ROUTES = {"GET": [_route("ListBuckets", Op.LIST, "list_buckets")]}
 BUCKET_ROUTES = {
     "GET": [
         _route("GetBucketLocation", Op.LIST, "get_bucket_location", "location"),
+        _route("ListMultipartUploads", Op.LIST, "list_uploads", "uploads"),
         _route("ListObjectsV2", Op.LIST, "list_objects_v2", "list-type"),
         _route("ListObjects", Op.LIST, "list_objects"),
     ],
@@ -139,22 +127,38 @@ BUCKET_ROUTES = {
     "POST": [_route("DeleteObjects", Op.DELETE, "delete_objects", "delete")],
 }
 OBJECT_ROUTES = {
-    "GET": [_route("GetObject", Op.READ, "get_object")],
+    "GET": [_route("ListParts", Op.LIST, "list_parts", "uploadId"), _route("GetObject", Op.READ, "get_object")],
     "HEAD": [_route("HeadObject", Op.READ, "get_object")],
-    "PUT": [_route("PutObject", Op.WRITE, "put_object")],
-    "DELETE": [_route("DeleteObject", Op.DELETE, "delete_object")],
+    "PUT": [
+        _route("UploadPart", Op.WRITE, "upload_part", "uploadId", "partNumber"),
+        _route("PutObject", Op.WRITE, "put_object"),
+    ],
+    "POST": [
+        _route("CreateMultipartUpload", Op.WRITE, "create_upload", "uploads"),
+        _route("CompleteMultipartUpload", Op.WRITE, "complete_upload", "uploadId"),
+    ],
+    "DELETE": [
+        _route("AbortMultipartUpload", Op.DELETE, "abort_upload", "uploadId"),
+        _route("DeleteObject", Op.DELETE, "delete_object"),
+    ],
 }
+BODY_ROUTES = frozenset(("PutObject", "UploadPart"))
+"""Routes whose handler also takes the digests the signature asks of the body."""
 
 
 def resolve(method: str, level: dict[str, list[Operation]], request: Request) -> Operation:
-    named = [name for name in request.query if name in SUBRESOURCES]
+    """The route a request names; any sub-resource the route does not take is NotImplemented."""
+    named = {name for name in request.query if name in SUBRESOURCES}
     for operation in level.get(method, []):
-        if operation.selector:
-            if operation.selector in request.query:
-                return operation
-        elif not named:
-            return operation
-    what = f"?{named[0]}" if named else "this method"
+        if operation.selector and operation.selector not in request.query:
+            continue
+        unserved = named - set(operation.query)
+        if unserved:
+            break
+        return operation
+    else:
+        unserved = named
+    what = f"?{sorted(unserved)[0]}" if unserved else "this method"
     raise NotImplementedHere(f"holdall's S3 API does not implement {method} with {what} here")
 
 
@@ -179,6 +183,7 @@ class S3Api:
         meta: MetaStore,
         buckets: BucketService,
         objects: ObjectService,
+        multipart: MultipartService,
         authenticator: Authenticator,
         admission: Admission,
         meter: Meter,
@@ -190,6 +195,23 @@ class S3Api:
         self.authn = authenticator
         self.admission = admission
         self.replies = ObjectReplies(objects, meter)
+        uploads = S3Multipart(meta, multipart)
+        self._handlers: dict[str, Callable[..., Awaitable[Response]]] = {
+            "get_bucket_location": self.get_bucket_location,
+            "head_bucket": self.head_bucket,
+            "list_objects": self.list_objects,
+            "list_objects_v2": self.list_objects_v2,
+            "delete_objects": self.delete_objects,
+            "get_object": self.get_object,
+            "put_object": self.put_object,
+            "delete_object": self.delete_object,
+            "list_uploads": uploads.list_uploads,
+            "list_parts": uploads.list_parts,
+            "upload_part": uploads.upload_part,
+            "create_upload": uploads.create,
+            "complete_upload": uploads.complete,
+            "abort_upload": uploads.abort,
+        }
         self.region = region
 
     # ----------------------------------------------------------------- dispatch
@@ -210,14 +232,16 @@ class S3Api:
             operation = resolve(request.method, level, request)
             call = Call(request, bucket, target.key, target.virtual_host, dialect, operation)
             key = check_key(target.key) if target.key else ""
-            scope_key = request.query.get("prefix", "") if operation.op is Op.LIST else key
+            scope_key: str | None = key if target.key else request.query.get("prefix", "")
+            if operation.name == "DeleteObjects":
+                scope_key = None  # the token is checked on each key it names
             admitted = await self.admission.admit((principal, None), call, scope_key)
             if operation.name == "DeleteBucket":
                 return await self.delete_bucket(self._account(admitted), bucket)
-            if operation.name == "PutObject":
-                return await self.put_object(call, admitted, key, expected)
-            handler: Handler = getattr(S3Api, operation.handler)
-            return await handler(self, call, admitted)
+            handler = self._handlers[operation.handler]
+            if operation.name in BODY_ROUTES:
+                return await handler(call, admitted, expected)
+            return await handler(call, admitted)
         except Refusal as refusal:
             raise s3_error(refusal) from None
 
@@ -232,12 +256,12 @@ class S3Api:
     async def list_buckets(self, account_id: str) -> Response:
         owned = await self.meta.buckets(account_id, None, 0, 10000)
         entries = "".join(
-            f"<Bucket><Name>{_text(bucket.name)}</Name><CreationDate>{_iso(bucket.created)}</CreationDate>"
-            f"<BucketRegion>{_text(bucket.region)}</BucketRegion></Bucket>"
+            f"<Bucket><Name>{text(bucket.name)}</Name><CreationDate>{iso(bucket.created)}</CreationDate>"
+            f"<BucketRegion>{text(bucket.region)}</BucketRegion></Bucket>"
             for bucket in owned
         )
-        owner = f"<Owner><ID>{_text(account_id)}</ID><DisplayName>{_text(account_id)}</DisplayName></Owner>"
-        return _xml("ListAllMyBucketsResult", f"{owner}<Buckets>{entries}</Buckets>")
+        owner = f"<Owner><ID>{text(account_id)}</ID><DisplayName>{text(account_id)}</DisplayName></Owner>"
+        return xml("ListAllMyBucketsResult", f"{owner}<Buckets>{entries}</Buckets>")
 
     async def create_bucket(self, request: Request, account_id: str, name: str) -> Response:
         acl = request.header("x-amz-acl", "private")
@@ -263,7 +287,7 @@ class S3Api:
         return Response(200, [(b"x-amz-bucket-region", call.bucket.region.encode())])
 
     async def get_bucket_location(self, call: Call, principal: Principal) -> Response:
-        return _xml("LocationConstraint", _text(call.bucket.region))
+        return xml("LocationConstraint", text(call.bucket.region))
 
     # ----------------------------------------------------------------- listings
 
@@ -272,15 +296,15 @@ class S3Api:
         prefix, delimiter, marker = query.get("prefix", ""), query.get("delimiter", ""), query.get("marker", "")
         limit, encode = _max_keys(query), _encoder(query)
         listing = await self.objects.list_delimited(call.bucket.name, prefix, marker, limit, delimiter)
-        fields = [("Name", call.bucket.name), ("Prefix", encode(prefix)), ("Marker", encode(marker))]
-        fields += [("MaxKeys", str(limit)), ("IsTruncated", _bool(listing.truncated))]
+        shown = [("Name", call.bucket.name), ("Prefix", encode(prefix)), ("Marker", encode(marker))]
+        shown += [("MaxKeys", str(limit)), ("IsTruncated", boolean(listing.truncated))]
         if delimiter:
-            fields.append(("Delimiter", encode(delimiter)))
+            shown.append(("Delimiter", encode(delimiter)))
         if listing.truncated:
-            fields.append(("NextMarker", encode(listing.next_marker)))
+            shown.append(("NextMarker", encode(listing.next_marker)))
         if "encoding-type" in query:
-            fields.append(("EncodingType", "url"))
-        return _xml("ListBucketResult", _fields(fields) + _entries(listing.objects, listing.prefixes, encode))
+            shown.append(("EncodingType", "url"))
+        return xml("ListBucketResult", fields(shown) + entries(listing.objects, listing.prefixes, encode))
 
     async def list_objects_v2(self, call: Call, principal: Principal) -> Response:
         query = call.request.query
@@ -291,45 +315,40 @@ class S3Api:
         marker = _decode_token(token) if token is not None else start_after
         limit, encode = _max_keys(query), _encoder(query)
         listing = await self.objects.list_delimited(call.bucket.name, prefix, marker, limit, delimiter)
-        fields = [("Name", call.bucket.name), ("Prefix", encode(prefix))]
-        fields += [("KeyCount", str(len(listing.objects) + len(listing.prefixes))), ("MaxKeys", str(limit))]
+        shown = [("Name", call.bucket.name), ("Prefix", encode(prefix))]
+        shown += [("KeyCount", str(len(listing.objects) + len(listing.prefixes))), ("MaxKeys", str(limit))]
         if delimiter:
-            fields.append(("Delimiter", encode(delimiter)))
-        fields.append(("IsTruncated", _bool(listing.truncated)))
+            shown.append(("Delimiter", encode(delimiter)))
+        shown.append(("IsTruncated", boolean(listing.truncated)))
         if token is not None:
-            fields.append(("ContinuationToken", token))
+            shown.append(("ContinuationToken", token))
         if listing.truncated:
-            fields.append(("NextContinuationToken", _encode_token(listing.next_marker)))
+            shown.append(("NextContinuationToken", _encode_token(listing.next_marker)))
         if start_after:
-            fields.append(("StartAfter", encode(start_after)))
+            shown.append(("StartAfter", encode(start_after)))
         if "encoding-type" in query:
-            fields.append(("EncodingType", "url"))
-        return _xml("ListBucketResult", _fields(fields) + _entries(listing.objects, listing.prefixes, encode))
+            shown.append(("EncodingType", "url"))
+        return xml("ListBucketResult", fields(shown) + entries(listing.objects, listing.prefixes, encode))
 
     # ----------------------------------------------------------------- objects
 
-    async def put_object(self, call: Call, principal: Principal, key: str, signed: tuple[Expected, ...]) -> Response:
-        request = call.request
+    async def put_object(self, call: Call, principal: Principal, signed: tuple[Expected, ...]) -> Response:
+        request, key = call.request, check_key(call.key)
         if "x-amz-copy-source" in request.headers:
             raise NotImplementedHere("CopyObject is not supported yet")
         if principal.token is not None and principal.deny_update and await self.meta.object(call.bucket.name, key):
             raise principal.token.update_refused(key)
-        expected = signed + content_md5(request.header("content-md5")) + _checksums(request)
+        wanted = expected(request, signed)
         record = await self.objects.put(
             call.bucket,
             key,
             request.header("content-type"),
             body(principal, request),
             declared_size=request.content_length,
-            expected=expected,
+            expected=wanted,
             if_absent=principal.deny_update,
         )
-        response = Response(200, [(b"etag", s3_etag(record).encode())])
-        for name in CHECKSUMS:  # verified against the body: they are its checksums
-            value = request.headers.get(f"x-amz-checksum-{name}")
-            if value is not None:
-                response.header(f"x-amz-checksum-{name}", value)
-        return response
+        return echo_checksums(request, Response(200, [(b"etag", s3_etag(record).encode())]))
 
     async def get_object(self, call: Call, principal: Principal) -> Response:
         request, bucket = call.request, call.bucket
@@ -361,7 +380,7 @@ class S3Api:
         if "content-md5" not in request.headers and not any(h.startswith("x-amz-checksum-") for h in request.headers):
             raise BadRequest("DeleteObjects needs Content-MD5 or an x-amz-checksum-* header")
         body = await request.read(MAX_DELETE_BODY)
-        _check_body(request, body)
+        check_body(request, body)
         keys, quiet = _delete_request(body)
         deleted, errors = [], []
         for key in keys:
@@ -373,30 +392,12 @@ class S3Api:
                 deleted.append(key)
             except HoldallError as error:
                 errors.append((key, error))
-        body_xml = "" if quiet else "".join(f"<Deleted><Key>{_text(key)}</Key></Deleted>" for key in deleted)
+        body_xml = "" if quiet else "".join(f"<Deleted><Key>{text(key)}</Key></Deleted>" for key in deleted)
         body_xml += "".join(
-            f"<Error><Key>{_text(key)}</Key><Code>{error.code}</Code><Message>{_text(error.message)}</Message></Error>"
+            f"<Error><Key>{text(key)}</Key><Code>{error.code}</Code><Message>{text(error.message)}</Message></Error>"
             for key, error in errors
         )
-        return _xml("DeleteResult", body_xml)
-
-
-def _bool(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def _fields(fields: list[tuple[str, str]]) -> str:
-    return "".join(f"<{name}>{_text(value)}</{name}>" for name, value in fields)
-
-
-def _entries(objects: list[ObjectRecord], prefixes: list[str], encode: Callable[[str], str]) -> str:
-    contents = "".join(
-        f"<Contents><Key>{_text(encode(record.key))}</Key><LastModified>{_iso(record.modified)}</LastModified>"
-        f"<ETag>{_text(s3_etag(record))}</ETag><Size>{record.size}</Size>"
-        f"<StorageClass>{_text(record.storage_class)}</StorageClass></Contents>"
-        for record in objects
-    )
-    return contents + "".join(f"<CommonPrefixes><Prefix>{_text(encode(p))}</Prefix></CommonPrefixes>" for p in prefixes)
+        return xml("DeleteResult", body_xml)
 
 
 def _max_keys(query: dict[str, str]) -> int:
@@ -428,45 +429,16 @@ def _decode_token(token: str) -> str:
         raise BadRequest("The continuation token provided is incorrect") from None
 
 
-def _checksums(request: Request) -> tuple[Expected, ...]:
-    found = []
-    for name, algorithm in CHECKSUMS.items():
-        value = request.headers.get(f"x-amz-checksum-{name}")
-        if value is None:
-            continue
-        try:
-            digest = base64.b64decode(value, validate=True)
-        except binascii.Error:
-            raise BadRequest(f"x-amz-checksum-{name} is not base64") from None
-        mismatch = ChecksumMismatch(f"The {name.upper()} you specified did not match the calculated checksum.")
-        found.append(Expected(algorithm, digest, mismatch))
-    return tuple(found)
-
-
-def _check_body(request: Request, body: bytes) -> None:
-    digests = Digests(content_md5(request.header("content-md5")) + _checksums(request))
-    digests.update(body)
-    digests.check()
-
-
 def _location_constraint(body: bytes) -> str:
     if not body.strip():
         return ""
-    root = _parse_xml(body)
+    root = parse_xml(body)
     found = next((element for element in root.iter() if element.tag.endswith("LocationConstraint")), None)
     return (found.text or "").strip() if found is not None else ""
 
 
-def _parse_xml(body: bytes) -> Element:
-    try:
-        root: Element = SafeXml.fromstring(body)
-    except (SafeXml.ParseError, DefusedXmlException, ValueError):
-        raise BadRequest("The XML you provided was not well-formed") from None
-    return root
-
-
 def _delete_request(body: bytes) -> tuple[list[str], bool]:
-    root = _parse_xml(body)
+    root = parse_xml(body)
     keys = [
         (element.text or "")
         for item in root

@@ -347,7 +347,13 @@ class ObjectStore(Protocol):
         self, upload_id: str, new_key: str | None, build: FinishBuilder, *, now: float, if_absent: bool = False
     ) -> ObjectRecord:
         """Turns the upload into an object in one transaction: of two finishes racing on any
-        gateways, one wins and the other finds no upload (UploadNotFound)."""
+        gateways, one wins and the other finds no upload (UploadNotFound). Parts the built record's
+        manifest leaves out are released."""
+        ...
+
+    async def uploads_in(self, bucket: str, prefix: str, after: tuple[str, str], limit: int) -> list[Upload]:
+        """Unfinished uploads of ``bucket`` under ``prefix``, ordered by key then id, after ``after``
+        (key, id)."""
         ...
 
     async def abort_upload(self, upload_id: str, *, now: float) -> None: ...

@@ -27,6 +27,7 @@ from holdall.store.meta.base import (
     Part,
     Token,
     Upload,
+    prefix_upper_bound,
 )
 from holdall.store.meta.sql_ledger import SqlLedger
 from holdall.store.meta.sql_plumbing import Conn
@@ -386,6 +387,8 @@ class SqlMetaStore(SqlLedger):
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
             rows.adjust_bucket(conn, upload.bucket, -sum(part.blob.size for part in parts), 0)
             rows.store_object(conn, record, now)  # the parts' references pass to the object
+            named = {ref.blob_id for ref in record.manifest}
+            rows.release(conn, [part.blob for part in parts if part.blob.blob_id not in named], now)
             return record
 
         return await self._write(finish)
@@ -414,6 +417,17 @@ class SqlMetaStore(SqlLedger):
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
 
         await self._write(abort)
+
+    async def uploads_in(self, bucket: str, prefix: str, after: tuple[str, str], limit: int) -> list[Upload]:
+        sql = "SELECT id, bucket, key, mime, created FROM uploads WHERE bucket = ? AND key >= ?"
+        args: list[object] = [bucket, prefix]
+        upper = prefix_upper_bound(prefix)
+        if upper is not None:
+            sql += " AND key < ?"
+            args.append(upper)
+        sql += " AND (key > ? OR (key = ? AND id > ?)) ORDER BY key, id LIMIT ?"
+        found = await self._all(sql, [*args, after[0], after[0], after[1], limit])
+        return [Upload(*row) for row in found]
 
     async def uploads_created_before(self, before: int, limit: int) -> list[str]:
         return [

@@ -1,0 +1,108 @@
+"""What the S3 API's handlers share: XML replies, ETags, and the digests a request asks of its body."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from datetime import UTC, datetime
+from xml.etree.ElementTree import Element
+
+import defusedxml.ElementTree as SafeXml
+from defusedxml import DefusedXmlException
+
+from holdall.errors import BadRequest, ChecksumMismatch
+from holdall.server.http import Request, Response
+from holdall.service.blobsink import content_md5
+from holdall.service.digests import Digests, Expected
+from holdall.store.meta.base import ObjectRecord
+
+S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+CHECKSUMS = ("crc32", "crc32c", "sha1", "sha256")
+"""The ``x-amz-checksum-*`` algorithms holdall verifies."""
+
+
+def iso(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def text(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def xml(root: str, body: str, status: int = 200) -> Response:
+    document = f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{S3_NS}">{body}</{root}>'
+    return Response(status, [(b"content-type", b"application/xml")], document.encode())
+
+
+def s3_etag(record: ObjectRecord) -> str:
+    """The quoted ETag S3 clients check: the MD5 (or the multipart form); objects stored before holdall
+    kept MD5s show their UFile ETag instead."""
+    return f'"{record.md5 or record.etag}"'
+
+
+def boolean(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def fields(fields: list[tuple[str, str]]) -> str:
+    return "".join(f"<{name}>{text(value)}</{name}>" for name, value in fields)
+
+
+def entries(objects: list[ObjectRecord], prefixes: list[str], encode: Callable[[str], str]) -> str:
+    contents = "".join(
+        f"<Contents><Key>{text(encode(record.key))}</Key><LastModified>{iso(record.modified)}</LastModified>"
+        f"<ETag>{text(s3_etag(record))}</ETag><Size>{record.size}</Size>"
+        f"<StorageClass>{text(record.storage_class)}</StorageClass></Contents>"
+        for record in objects
+    )
+    return contents + "".join(f"<CommonPrefixes><Prefix>{text(encode(p))}</Prefix></CommonPrefixes>" for p in prefixes)
+
+
+def checksums(request: Request) -> tuple[Expected, ...]:
+    found = []
+    for name in CHECKSUMS:
+        value = request.headers.get(f"x-amz-checksum-{name}")
+        if value is None:
+            continue
+        try:
+            digest = base64.b64decode(value, validate=True)
+        except binascii.Error:
+            raise BadRequest(f"x-amz-checksum-{name} is not base64") from None
+        mismatch = ChecksumMismatch(f"The {name.upper()} you specified did not match the calculated checksum.")
+        found.append(Expected(name, digest, mismatch))
+    return tuple(found)
+
+
+def check_body(request: Request, body: bytes) -> None:
+    digests = Digests(content_md5(request.header("content-md5")) + checksums(request))
+    digests.update(body)
+    digests.check()
+
+
+def parse_xml(body: bytes) -> Element:
+    try:
+        root: Element = SafeXml.fromstring(body)
+    except (SafeXml.ParseError, DefusedXmlException, ValueError):
+        raise BadRequest("The XML you provided was not well-formed") from None
+    return root
+
+
+def expected(request: Request, signed: tuple[Expected, ...]) -> tuple[Expected, ...]:
+    """Every digest the body must have: the signed SHA-256, Content-MD5, the x-amz-checksum-* headers."""
+    return signed + content_md5(request.header("content-md5")) + checksums(request)
+
+
+def echo_checksums(request: Request, response: Response) -> Response:
+    """The x-amz-checksum-* headers of a stored body: verified against it, so they are its checksums."""
+    for name in CHECKSUMS:
+        value = request.headers.get(f"x-amz-checksum-{name}")
+        if value is not None:
+            response.header(f"x-amz-checksum-{name}", value)
+    return response
+
+
+def child_text(element: Element, name: str) -> str | None:
+    """The text of the first child named ``name`` (namespace ignored)."""
+    found = next((child for child in element if child.tag.rpartition("}")[2] == name), None)
+    return None if found is None else (found.text or "")
