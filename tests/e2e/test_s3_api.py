@@ -353,3 +353,31 @@ def test_a_ufile_multipart_object_reads_through_s3(s3: Any, server: Server, name
     assert resp.status_code == 200, resp.error
     got = s3.get_object(Bucket=name, Key="via-ufile")
     assert got["Body"].read() == source.read_bytes() and got["ETag"].endswith('-3"')
+
+
+def test_copy_object(s3: Any, server: Server, name: str) -> None:
+    s3.create_bucket(Bucket=name)
+    s3.create_bucket(Bucket=name + "-to")
+    etag = s3.put_object(Bucket=name, Key="src/a b.txt", Body=b"copied bytes", ContentType="text/plain")["ETag"]
+    copied = s3.copy_object(Bucket=name + "-to", Key="dst", CopySource={"Bucket": name, "Key": "src/a b.txt"})
+    assert copied["CopyObjectResult"]["ETag"] == etag
+    got = s3.get_object(Bucket=name + "-to", Key="dst")
+    assert got["Body"].read() == b"copied bytes" and got["ContentType"] == "text/plain"
+    s3.copy_object(
+        Bucket=name, Key="src/a b.txt", CopySource={"Bucket": name, "Key": "src/a b.txt"},
+        MetadataDirective="REPLACE", ContentType="application/x-renamed",
+    )  # fmt: skip
+    assert s3.head_object(Bucket=name, Key="src/a b.txt")["ContentType"] == "application/x-renamed"
+    with pytest.raises(ClientError) as itself:
+        s3.copy_object(Bucket=name, Key="src/a b.txt", CopySource={"Bucket": name, "Key": "src/a b.txt"})
+    assert code_of(itself) == ("InvalidArgument", 400)
+    with pytest.raises(ClientError) as missing:
+        s3.copy_object(Bucket=name, Key="x", CopySource={"Bucket": name, "Key": "nothing"})
+    assert code_of(missing) == ("NoSuchKey", 404)
+    other = s3_client(server, create_account(server.data, f"other-{uuid.uuid4().hex[:8]}"))
+    theirs = f"theirs-{uuid.uuid4().hex[:8]}"
+    other.create_bucket(Bucket=theirs)
+    with pytest.raises(ClientError) as foreign:
+        other.copy_object(Bucket=theirs, Key="stolen", CopySource={"Bucket": name, "Key": "src/a b.txt"})
+    assert code_of(foreign) == ("AccessDenied", 403)
+    assert call(server, "GET", name + "-to", "dst").content == b"copied bytes"

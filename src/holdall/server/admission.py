@@ -5,18 +5,20 @@ token's rules allow the key really touched, the quotas have room; then the reque
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from urllib.parse import unquote
 
 from holdall import clock
 from holdall.auth.principal import Op, Principal
-from holdall.errors import AccessDenied
+from holdall.errors import AccessDenied, BadRequest, BucketNotFound
 from holdall.server.context import Call
 from holdall.server.guard import require_covered
 from holdall.server.http import Request
 from holdall.server.presigned import Verified
+from holdall.server.routing import check_key
 from holdall.service.formats import require_format
 from holdall.service.quotas import QuotaBook
 from holdall.service.usage import Meter
-from holdall.store.meta.base import DOWNLOAD_TRAFFIC, REQUEST_COUNT, STORAGE_VOLUME, Bucket
+from holdall.store.meta.base import DOWNLOAD_TRAFFIC, REQUEST_COUNT, STORAGE_VOLUME, Bucket, MetaStore
 
 _REQUEST_QUOTAS = (REQUEST_COUNT,)
 _WRITE_QUOTAS = (REQUEST_COUNT, STORAGE_VOLUME)
@@ -45,6 +47,24 @@ def body(principal: Principal, request: Request) -> AsyncIterator[bytes]:
 def check_owner(principal: Principal, bucket: Bucket) -> None:
     if not principal.anonymous and principal.account_id != bucket.account_id:
         raise AccessDenied(f"this key may not use bucket {bucket.name!r}")
+
+
+async def copy_source(meta: MetaStore, principal: Principal, request: Request, header: str) -> tuple[Bucket, str]:
+    """The bucket and key the copy-source ``header`` names (``/bucket/key``, percent-encoded), once the
+    caller may read them: its own bucket or a public one, and a key its token lets it read."""
+    try:
+        source = unquote(request.header(header).lstrip("/"), errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest(f"{header} is not valid UTF-8 once percent-decoded") from None
+    bucket_name, _, key = source.partition("/")
+    bucket = await meta.bucket(bucket_name)
+    if bucket is None:
+        raise BucketNotFound(f"the copy source's bucket does not exist: {bucket_name!r}")
+    if bucket.type != "public":
+        check_owner(principal, bucket)
+    key = check_key(key)
+    check_token(principal, request, Op.READ, bucket, key)
+    return bucket, key
 
 
 class Admission:

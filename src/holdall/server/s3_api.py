@@ -36,7 +36,7 @@ from holdall.errors import (
     TooSoon,
 )
 from holdall.parsing import is_ascii_uint
-from holdall.server.admission import Admission, body, check_token
+from holdall.server.admission import Admission, body, check_token, copy_source
 from holdall.server.authenticate import Authenticator
 from holdall.server.context import Call
 from holdall.server.http import Request, Response, http_date
@@ -334,10 +334,10 @@ class S3Api:
 
     async def put_object(self, call: Call, principal: Principal, signed: tuple[Expected, ...]) -> Response:
         request, key = call.request, check_key(call.key)
-        if "x-amz-copy-source" in request.headers:
-            raise NotImplementedHere("CopyObject is not supported yet")
         if principal.token is not None and principal.deny_update and await self.meta.object(call.bucket.name, key):
             raise principal.token.update_refused(key)
+        if "x-amz-copy-source" in request.headers:
+            return await self.copy_object(call, principal, key)
         wanted = expected(request, signed)
         record = await self.objects.put(
             call.bucket,
@@ -349,6 +349,30 @@ class S3Api:
             if_absent=principal.deny_update,
         )
         return echo_checksums(request, Response(200, [(b"etag", s3_etag(record).encode())]))
+
+    async def copy_object(self, call: Call, principal: Principal, key: str) -> Response:
+        request = call.request
+        if any(name.startswith("x-amz-copy-source-if-") for name in request.headers):
+            raise NotImplementedHere("conditional copies (x-amz-copy-source-if-*) are not supported yet")
+        if "?" in request.header("x-amz-copy-source"):
+            raise NotImplementedHere("a copy source with a versionId: holdall keeps no versions")
+        directive = request.header("x-amz-metadata-directive", "COPY")
+        if directive not in ("COPY", "REPLACE"):
+            raise BadRequest("x-amz-metadata-directive is COPY or REPLACE")
+        src_bucket, src_key = await copy_source(self.meta, principal, request, "x-amz-copy-source")
+        if (src_bucket.name, src_key) == (call.bucket.name, key) and directive == "COPY":
+            raise BadRequest(
+                "This copy request is illegal because it is trying to copy an object to itself"
+                " without changing the object's metadata"
+            )
+        async for _ in request.chunks():
+            raise BadRequest("a copy request has no body")
+        mime = request.header("content-type") if directive == "REPLACE" else None
+        record = await self.objects.copy(
+            src_bucket.name, src_key, call.bucket, key, if_absent=principal.deny_update, mime=mime
+        )
+        body = f"<ETag>{text(s3_etag(record))}</ETag><LastModified>{iso(record.modified)}</LastModified>"
+        return xml("CopyObjectResult", body)
 
     async def get_object(self, call: Call, principal: Principal) -> Response:
         request, bucket = call.request, call.bucket

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from holdall import clock
@@ -23,7 +23,7 @@ from holdall.errors import (
 )
 from holdall.etag import BLOCK_SIZE
 from holdall.parsing import is_ascii_uint, loads_bounded
-from holdall.server.admission import Admission, body, check_owner, check_token
+from holdall.server.admission import Admission, body, check_token, copy_source
 from holdall.server.authenticate import Authenticator
 from holdall.server.context import Call
 from holdall.server.dialects import dialect_error
@@ -372,18 +372,7 @@ class DataPlane:
     async def copy(self, call: Call, principal: Principal, key: str) -> Response:
         request, bucket = call.request, call.bucket
         await self._refuse_update(principal, bucket, key)
-        source = request.header("x-ufile-copy-source")
-        try:
-            src_bucket_name, _, src_key = unquote(source.lstrip("/"), errors="strict").partition("/")
-        except UnicodeDecodeError:
-            raise BadRequest("X-Ufile-Copy-Source is not valid UTF-8 once percent-decoded") from None
-        src_bucket = await self.meta.bucket(src_bucket_name)
-        if src_bucket is None:
-            raise BucketNotFound(f"copy source bucket not exist: {src_bucket_name!r}")
-        if src_bucket.type != "public":
-            check_owner(principal, src_bucket)
-        src_key = check_key(src_key)
-        check_token(principal, request, Op.READ, src_bucket, src_key)
+        src_bucket, src_key = await copy_source(self.meta, principal, request, "x-ufile-copy-source")
         async for _ in request.chunks():
             raise BadRequest("a copy request has no body")
         with _update_refusal(principal, key):

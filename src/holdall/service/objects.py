@@ -121,9 +121,20 @@ class ObjectService:
         return record
 
     async def copy(
-        self, src_bucket: str, src_key: str, bucket: Bucket, key: str, *, if_absent: bool = False
+        self,
+        src_bucket: str,
+        src_key: str,
+        bucket: Bucket,
+        key: str,
+        *,
+        if_absent: bool = False,
+        mime: str | None = None,
     ) -> ObjectRecord:
+        """``mime`` given: the copy takes that type instead of the source's."""
         source = await self.require(src_bucket, src_key)
+        if mime is not None:
+            require_header_safe(mime)
+            source = dataclasses.replace(source, mime=mime or "application/octet-stream")
         return await self._link(source, bucket, key, source.storage_class, if_absent)
 
     async def upload_hit(
