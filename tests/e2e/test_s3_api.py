@@ -381,3 +381,36 @@ def test_copy_object(s3: Any, server: Server, name: str) -> None:
         other.copy_object(Bucket=theirs, Key="stolen", CopySource={"Bucket": name, "Key": "src/a b.txt"})
     assert code_of(foreign) == ("AccessDenied", 403)
     assert call(server, "GET", name + "-to", "dst").content == b"copied bytes"
+
+
+def test_virtual_host_addressing(server: Server, name: str) -> None:
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"http://localhost:{server.port}",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="cn-bj",
+        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "virtual"}),
+    )
+    client.create_bucket(Bucket=name)
+    client.put_object(Bucket=name, Key="v/h.txt", Body=b"virtual")
+    assert client.get_object(Bucket=name, Key="v/h.txt")["Body"].read() == b"virtual"
+    assert [item["Key"] for item in client.list_objects_v2(Bucket=name, Prefix="v/")["Contents"]] == ["v/h.txt"]
+    client.delete_object(Bucket=name, Key="v/h.txt")
+    client.delete_bucket(Bucket=name)
+
+
+def test_canned_bucket_acls(s3: Any, server: Server, name: str) -> None:
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="o", Body=b"acl")
+    assert [g["Permission"] for g in s3.get_bucket_acl(Bucket=name)["Grants"]] == ["FULL_CONTROL"]
+    assert requests.get(f"{server.url}/{name}/o").status_code in (401, 403)
+    s3.put_bucket_acl(Bucket=name, ACL="public-read")
+    grants = s3.get_bucket_acl(Bucket=name)["Grants"]
+    assert any(g["Grantee"].get("URI", "").endswith("AllUsers") and g["Permission"] == "READ" for g in grants)
+    assert requests.get(f"{server.url}/{name}/o").content == b"acl"
+    with pytest.raises(ClientError) as grant:
+        s3.put_bucket_acl(Bucket=name, GrantRead="id=someone")
+    assert code_of(grant) == ("NotImplemented", 501)
+    s3.put_bucket_acl(Bucket=name, ACL="private")
+    assert requests.get(f"{server.url}/{name}/o").status_code in (401, 403)

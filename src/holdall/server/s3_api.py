@@ -117,12 +117,16 @@ SERVICE_ROUTES = {"GET": [_route("ListBuckets", Op.LIST, "list_buckets")]}
 BUCKET_ROUTES = {
     "GET": [
         _route("GetBucketLocation", Op.LIST, "get_bucket_location", "location"),
+        _route("GetBucketAcl", Op.LIST, "get_bucket_acl", "acl"),
         _route("ListMultipartUploads", Op.LIST, "list_uploads", "uploads"),
         _route("ListObjectsV2", Op.LIST, "list_objects_v2", "list-type"),
         _route("ListObjects", Op.LIST, "list_objects"),
     ],
     "HEAD": [_route("HeadBucket", Op.LIST, "head_bucket")],
-    "PUT": [_route("CreateBucket", Op.WRITE, "create_bucket")],
+    "PUT": [
+        _route("PutBucketAcl", Op.WRITE, "put_bucket_acl", "acl"),
+        _route("CreateBucket", Op.WRITE, "create_bucket"),
+    ],
     "DELETE": [_route("DeleteBucket", Op.DELETE, "delete_bucket")],
     "POST": [_route("DeleteObjects", Op.DELETE, "delete_objects", "delete")],
 }
@@ -143,6 +147,8 @@ OBJECT_ROUTES = {
     ],
 }
 BODY_ROUTES = frozenset(("PutObject", "UploadPart"))
+ACCOUNT_ROUTES = frozenset(("ListBuckets", "CreateBucket", "DeleteBucket", "PutBucketAcl"))
+"""Routes that take an account's own keys and are served apart from the admission of the others."""
 """Routes whose handler also takes the digests the signature asks of the body."""
 
 
@@ -197,21 +203,12 @@ class S3Api:
         self.replies = ObjectReplies(objects, meter)
         uploads = S3Multipart(meta, multipart)
         self._handlers: dict[str, Callable[..., Awaitable[Response]]] = {
-            "get_bucket_location": self.get_bucket_location,
-            "head_bucket": self.head_bucket,
-            "list_objects": self.list_objects,
-            "list_objects_v2": self.list_objects_v2,
-            "delete_objects": self.delete_objects,
-            "get_object": self.get_object,
-            "put_object": self.put_object,
-            "delete_object": self.delete_object,
-            "list_uploads": uploads.list_uploads,
-            "list_parts": uploads.list_parts,
-            "upload_part": uploads.upload_part,
-            "create_upload": uploads.create,
-            "complete_upload": uploads.complete,
-            "abort_upload": uploads.abort,
-        }
+            operation.handler: getattr(self, operation.handler, None) or getattr(uploads, operation.handler)
+            for level in (BUCKET_ROUTES, OBJECT_ROUTES)
+            for operations in level.values()
+            for operation in operations
+            if operation.name not in ACCOUNT_ROUTES
+        }  # every route's handler, found once: a route without one fails at start, not on a request
         self.region = region
 
     # ----------------------------------------------------------------- dispatch
@@ -222,8 +219,7 @@ class S3Api:
             if target is None:
                 resolve(request.method, SERVICE_ROUTES, request)
                 return await self.list_buckets(self._account(principal))
-            if not target.key and request.method == "PUT":
-                resolve(request.method, BUCKET_ROUTES, request)
+            if not target.key and resolve(request.method, BUCKET_ROUTES, request).name == "CreateBucket":
                 return await self.create_bucket(request, self._account(principal), target.bucket)
             bucket = await self.meta.bucket(target.bucket)
             if bucket is None:
@@ -238,6 +234,8 @@ class S3Api:
             admitted = await self.admission.admit((principal, None), call, scope_key)
             if operation.name == "DeleteBucket":
                 return await self.delete_bucket(self._account(admitted), bucket)
+            if operation.name == "PutBucketAcl":
+                return await self.put_bucket_acl(request, self._account(admitted), bucket)
             handler = self._handlers[operation.handler]
             if operation.name in BODY_ROUTES:
                 return await handler(call, admitted, expected)
@@ -285,6 +283,30 @@ class S3Api:
 
     async def head_bucket(self, call: Call, principal: Principal) -> Response:
         return Response(200, [(b"x-amz-bucket-region", call.bucket.region.encode())])
+
+    async def get_bucket_acl(self, call: Call, principal: Principal) -> Response:
+        owner = text(call.bucket.account_id)
+        xsi = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+        grants = (
+            f'<Grant><Grantee {xsi} xsi:type="CanonicalUser"><ID>{owner}</ID><DisplayName>{owner}</DisplayName>'
+            "</Grantee><Permission>FULL_CONTROL</Permission></Grant>"
+        )
+        if call.bucket.type == "public":
+            grants += (
+                f'<Grant><Grantee {xsi} xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI>'
+                "</Grantee><Permission>READ</Permission></Grant>"
+            )
+        body = f"<Owner><ID>{owner}</ID><DisplayName>{owner}</DisplayName></Owner><AccessControlList>{grants}"
+        return xml("AccessControlPolicy", body + "</AccessControlList>")
+
+    async def put_bucket_acl(self, request: Request, account_id: str, bucket: Bucket) -> Response:
+        acl = request.header("x-amz-acl")
+        if acl not in CANNED_ACLS or any(header.startswith("x-amz-grant-") for header in request.headers):
+            raise NotImplementedHere("PutBucketAcl takes x-amz-acl private or public-read; grants are not supported")
+        async for _ in request.chunks():
+            raise NotImplementedHere("an ACL document is not supported; use x-amz-acl private or public-read")
+        await self.buckets.update(account_id, bucket.name, CANNED_ACLS[acl])
+        return Response(200)
 
     async def get_bucket_location(self, call: Call, principal: Principal) -> Response:
         return xml("LocationConstraint", text(call.bucket.region))

@@ -50,7 +50,7 @@ class S3Multipart:
             raise UploadNotFound("The specified multipart upload does not exist.")
         return upload
 
-    async def create(self, call: Call, principal: Principal) -> Response:
+    async def create_upload(self, call: Call, principal: Principal) -> Response:
         key = check_key(call.key)
         if principal.token is not None and principal.deny_update and await self.meta.object(call.bucket.name, key):
             raise principal.token.update_refused(key)
@@ -70,7 +70,7 @@ class S3Multipart:
         )
         return echo_checksums(request, Response(200, [(b"etag", f'"{part.md5}"'.encode())]))
 
-    async def complete(self, call: Call, principal: Principal) -> Response:
+    async def complete_upload(self, call: Call, principal: Principal) -> Response:
         upload = await self._upload(call)
         document = parse_xml(await call.request.read(MAX_COMPLETE_BODY))
         listed = []
@@ -89,7 +89,7 @@ class S3Multipart:
         shown += [("Key", record.key), ("ETag", f'"{record.md5}"')]
         return xml("CompleteMultipartUploadResult", fields(shown))
 
-    async def abort(self, call: Call, principal: Principal) -> Response:
+    async def abort_upload(self, call: Call, principal: Principal) -> Response:
         await self.multipart.abort(await self._upload(call))
         return Response(204)
 

@@ -67,8 +67,15 @@ def _end_with_parent() -> None:
         pass
 
 
+STARTUP_FAILED = 3
+"""A worker's exit code when the app could not start (its store unreachable, its code broken)."""
+
+
 def _run_worker(config: uvicorn.Config, sock: socket.socket) -> None:
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    if not server.started:
+        raise SystemExit(STARTUP_FAILED)
 
 
 def raise_file_limit() -> int:
@@ -90,7 +97,7 @@ def serve(settings: Settings, log_level: str, graceful_timeout: int) -> None:
         _run_worker(config, sock)
         return
     workers: dict[int, int] = {}
-    stopping = False
+    stopping = failed = False
 
     def spawn(slot: int) -> None:
         pid = os.fork()
@@ -101,6 +108,8 @@ def serve(settings: Settings, log_level: str, graceful_timeout: int) -> None:
             code = 0
             try:
                 _run_worker(config, sock)
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else 1
             except BaseException:
                 code = 1
             finally:
@@ -123,15 +132,21 @@ def serve(settings: Settings, log_level: str, graceful_timeout: int) -> None:
         spawn(slot)
     while workers:
         try:
-            pid, _status = os.wait()
+            pid, status = os.wait()
         except ChildProcessError:
             break
         except InterruptedError:
             continue
-        if pid in workers and not stopping:
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == STARTUP_FAILED and not stopping:
+            workers.pop(pid, None)
+            forward(signal.SIGTERM, None)  # a worker that cannot start will not start the next time either
+            failed = True
+        elif pid in workers and not stopping:
             slot = workers.pop(pid)
             time.sleep(0.5)
             spawn(slot)
         else:
             workers.pop(pid, None)
     sock.close()
+    if failed:
+        raise SystemExit("holdall: a worker could not start; see the log above")
