@@ -241,6 +241,11 @@ class InvalidBucketName(BadRequest):
     default_message = "The specified bucket is not valid."
 
 
+class InvalidDigest(BadRequest):
+    code = "InvalidDigest"
+    default_message = "The Content-MD5 you specified is not valid."
+
+
 class InvalidPart(BadRequest):
     code = "InvalidPart"
     default_message = "One or more of the specified parts could not be found."

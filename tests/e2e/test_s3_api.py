@@ -414,3 +414,66 @@ def test_canned_bucket_acls(s3: Any, server: Server, name: str) -> None:
     assert code_of(grant) == ("NotImplemented", 501)
     s3.put_bucket_acl(Bucket=name, ACL="private")
     assert requests.get(f"{server.url}/{name}/o").status_code in (401, 403)
+
+
+def _after_signing(client: Any, event: str, headers: dict[str, str]) -> None:
+    def add(request: Any, **_: Any) -> None:
+        for name, value in headers.items():
+            request.headers[name] = value
+
+    client.meta.events.register(f"before-send.s3.{event}", add)
+
+
+def _signed_query(client: Any, event: str, query: str) -> None:
+    def extend(request: Any, **_: Any) -> None:
+        request.url += ("&" if "?" in request.url else "?") + query
+
+    client.meta.events.register(f"before-sign.s3.{event}", extend)
+
+
+def test_unsigned_amz_headers_are_refused(server: Server, s3: Any, name: str) -> None:
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="secret", Body=b"private bytes")
+    public = name + "-pub"
+    s3.create_bucket(Bucket=public, ACL="public-read")
+    replayed = s3_client(server)
+    _after_signing(replayed, "PutObject", {"x-amz-copy-source": f"/{name}/secret"})
+    with pytest.raises(ClientError) as copy:
+        replayed.put_object(Bucket=public, Key="leak", Body=b"")
+    assert code_of(copy) == ("AccessDenied", 403) and "not signed" in copy.value.response["Error"]["Message"]
+    assert requests.get(f"{server.url}/{public}/leak").status_code == 404
+    made_public = s3_client(server)
+    _after_signing(made_public, "CreateBucket", {"x-amz-acl": "public-read"})
+    with pytest.raises(ClientError) as acl:
+        made_public.create_bucket(Bucket=name + "-acl")
+    assert code_of(acl) == ("AccessDenied", 403)
+
+
+@pytest.mark.parametrize("query", ["ACL", "Tagging", "renameObject", "partnumber=1&uploadid=abc", "versionId=v1"])
+def test_an_unserved_query_never_reaches_the_plain_operation(server: Server, s3: Any, name: str, query: str) -> None:
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="victim", Body=b"victim-data")
+    client = s3_client(server)
+    _signed_query(client, "PutObject", query)
+    _signed_query(client, "DeleteObject", query)
+    with pytest.raises(ClientError) as put:
+        client.put_object(Bucket=name, Key="victim", Body=b"<overwritten/>")
+    assert code_of(put) == ("NotImplemented", 501)
+    with pytest.raises(ClientError) as delete:
+        client.delete_object(Bucket=name, Key="victim")
+    assert code_of(delete) == ("NotImplemented", 501)
+    assert s3.get_object(Bucket=name, Key="victim")["Body"].read() == b"victim-data"
+
+
+def test_bad_bucket_and_listing_input(s3: Any, name: str) -> None:
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="kept", Body=b"k")
+    reply = s3.delete_objects(Bucket=name, Delete={"Objects": [{"Key": "kept", "VersionId": "3HL4kq"}]})
+    assert reply["Errors"][0]["Code"] == "NotImplemented" and not reply.get("Deleted")
+    assert s3.get_object(Bucket=name, Key="kept")["Body"].read() == b"k"
+    with pytest.raises(ClientError) as region:
+        s3.create_bucket(Bucket=name + "-r", CreateBucketConfiguration={"LocationConstraint": "a\r\nX-Injected: yes"})
+    assert code_of(region)[1] == 400
+    with pytest.raises(ClientError) as token:
+        s3.list_objects_v2(Bucket=name, ContinuationToken="!")
+    assert code_of(token)[1] == 400

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
@@ -48,6 +49,7 @@ from holdall.server.s3_multipart import S3Multipart
 from holdall.server.s3_xml import (
     boolean,
     check_body,
+    child_text,
     echo_checksums,
     entries,
     expected,
@@ -68,6 +70,7 @@ from holdall.store.meta.base import Bucket, MetaStore
 MAX_DELETE_BODY = 1024 * 1024
 MAX_DELETE_KEYS = 1000
 CANNED_ACLS = {"private": "private", "public-read": "public"}
+REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,31}\Z")
 SUBRESOURCES = frozenset(
     [
         "accelerate",
@@ -108,9 +111,17 @@ SUBRESOURCES = frozenset(
 )
 
 
-def _route(name: str, op: Op, handler: str, *subresources: str) -> Operation:
-    """``subresources``: the first picks the route; with the others, they are all it may be sent."""
-    return Operation(name, op, handler, selector=subresources[0] if subresources else "", query=subresources)
+LISTING = ("prefix", "delimiter", "encoding-type", "max-keys")
+HARMLESS = frozenset(("x-id",))
+"""Query names clients add that change nothing (boto3 names the operation in ``x-id``)."""
+
+
+def _route(name: str, op: Op, handler: str, *subresources: str, params: tuple[str, ...] = ()) -> Operation:
+    """``subresources``: the first picks the route; they and ``params`` are the only query names it
+    takes: any other is NotImplemented, never ignored."""
+    return Operation(
+        name, op, handler, selector=subresources[0] if subresources else "", query=(*subresources, *params)
+    )
 
 
 SERVICE_ROUTES = {"GET": [_route("ListBuckets", Op.LIST, "list_buckets")]}
@@ -118,9 +129,21 @@ BUCKET_ROUTES = {
     "GET": [
         _route("GetBucketLocation", Op.LIST, "get_bucket_location", "location"),
         _route("GetBucketAcl", Op.LIST, "get_bucket_acl", "acl"),
-        _route("ListMultipartUploads", Op.LIST, "list_uploads", "uploads"),
-        _route("ListObjectsV2", Op.LIST, "list_objects_v2", "list-type"),
-        _route("ListObjects", Op.LIST, "list_objects"),
+        _route(
+            "ListMultipartUploads",
+            Op.LIST,
+            "list_uploads",
+            "uploads",
+            params=(*LISTING, "key-marker", "upload-id-marker", "max-uploads"),
+        ),
+        _route(
+            "ListObjectsV2",
+            Op.LIST,
+            "list_objects_v2",
+            "list-type",
+            params=(*LISTING, "continuation-token", "start-after", "fetch-owner"),
+        ),
+        _route("ListObjects", Op.LIST, "list_objects", params=(*LISTING, "marker")),
     ],
     "HEAD": [_route("HeadBucket", Op.LIST, "head_bucket")],
     "PUT": [
@@ -131,7 +154,10 @@ BUCKET_ROUTES = {
     "POST": [_route("DeleteObjects", Op.DELETE, "delete_objects", "delete")],
 }
 OBJECT_ROUTES = {
-    "GET": [_route("ListParts", Op.LIST, "list_parts", "uploadId"), _route("GetObject", Op.READ, "get_object")],
+    "GET": [
+        _route("ListParts", Op.LIST, "list_parts", "uploadId", params=("max-parts", "part-number-marker")),
+        _route("GetObject", Op.READ, "get_object"),
+    ],
     "HEAD": [_route("HeadObject", Op.READ, "get_object")],
     "PUT": [
         _route("UploadPart", Op.WRITE, "upload_part", "uploadId", "partNumber"),
@@ -153,18 +179,19 @@ ACCOUNT_ROUTES = frozenset(("ListBuckets", "CreateBucket", "DeleteBucket", "PutB
 
 
 def resolve(method: str, level: dict[str, list[Operation]], request: Request) -> Operation:
-    """The route a request names; any sub-resource the route does not take is NotImplemented."""
-    named = {name for name in request.query if name in SUBRESOURCES}
+    """The route a request names. A query name the route does not take (``?acl`` on an object,
+    ``?ACL``, ``?renameObject``) is NotImplemented: it never falls through to the plain operation."""
+    names = [name for name in request.query if name not in HARMLESS and not name.startswith("response-")]
     for operation in level.get(method, []):
         if operation.selector and operation.selector not in request.query:
             continue
-        unserved = named - set(operation.query)
-        if unserved:
+        unknown = [name for name in names if name not in operation.query]
+        if unknown:
             break
         return operation
     else:
-        unserved = named
-    what = f"?{sorted(unserved)[0]}" if unserved else "this method"
+        unknown = names
+    what = f"?{unknown[0]}" if unknown else "this method"
     raise NotImplementedHere(f"holdall's S3 API does not implement {method} with {what} here")
 
 
@@ -268,6 +295,8 @@ class S3Api:
         if any(header.startswith("x-amz-grant-") for header in request.headers):
             raise NotImplementedHere("ACL grants are not supported; use x-amz-acl private or public-read")
         region = _location_constraint(await request.read(64 * 1024)) or self.region
+        if not REGION.match(region):
+            raise BadRequest(f"LocationConstraint {region[:40]!r} is not a region name (a-z, 0-9 and -, at most 32)")
         existing = await self.meta.bucket(name)
         if existing is not None:
             if existing.account_id == account_id:
@@ -423,14 +452,14 @@ class S3Api:
 
     async def delete_objects(self, call: Call, principal: Principal) -> Response:
         request, bucket = call.request, call.bucket
-        if "content-md5" not in request.headers and not any(h.startswith("x-amz-checksum-") for h in request.headers):
-            raise BadRequest("DeleteObjects needs Content-MD5 or an x-amz-checksum-* header")
         body = await request.read(MAX_DELETE_BODY)
         check_body(request, body)
         keys, quiet = _delete_request(body)
         deleted, errors = [], []
-        for key in keys:
+        for key, version in keys:
             try:
+                if version is not None:
+                    raise NotImplementedHere("holdall keeps no versions: a VersionId cannot be deleted")
                 check_token(principal, request, Op.DELETE, bucket, check_key(key))
                 await self.objects.delete(bucket.name, key)
                 deleted.append(key)
@@ -470,7 +499,7 @@ def _encode_token(marker: str) -> str:
 
 def _decode_token(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode()
+        return base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeError, ValueError):
         raise BadRequest("The continuation token provided is incorrect") from None
 
@@ -483,19 +512,18 @@ def _location_constraint(body: bytes) -> str:
     return (found.text or "").strip() if found is not None else ""
 
 
-def _delete_request(body: bytes) -> tuple[list[str], bool]:
+def _delete_request(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:
+    """The (key, version id) pairs a DeleteObjects body names, and whether it asks for a quiet reply."""
     root = parse_xml(body)
-    keys = [
-        (element.text or "")
+    named = [
+        (child_text(item, "Key") or "", child_text(item, "VersionId"))
         for item in root
         if item.tag.rpartition("}")[2] == "Object"
-        for element in item
-        if element.tag.rpartition("}")[2] == "Key"
     ]
-    if not keys or len(keys) > MAX_DELETE_KEYS:
+    if not named or len(named) > MAX_DELETE_KEYS:
         raise BadRequest(f"DeleteObjects names 1 to {MAX_DELETE_KEYS} keys")
-    quiet = any(e.tag.rpartition("}")[2] == "Quiet" and (e.text or "").strip() == "true" for e in root)
-    return keys, quiet
+    quiet = (child_text(root, "Quiet") or "").strip() == "true"
+    return named, quiet
 
 
 def _not_modified(request: Request, etag: str, modified: int) -> bool:

@@ -1,7 +1,8 @@
 """S3 requests signed in the Authorization header with SigV4 (``AWS4-HMAC-SHA256 Credential=…``).
 
 The canonical URI is the path as sent, decoded once and encoded the V4 way, so ``/bucket`` and
-``/bucket/`` sign differently, as they do for boto3. The payload hash is what
+``/bucket/`` sign differently, as they do for boto3. Every ``x-amz-*`` header must be signed, as S3
+requires: an unsigned one could turn a captured PUT into a copy or make a bucket public. The payload hash is what
 ``x-amz-content-sha256`` claims: a SHA-256, which the body must then match (checked as it streams),
 or ``UNSIGNED-PAYLOAD``. ``X-Amz-Date`` must be within 15 minutes of the server's clock.
 """
@@ -44,6 +45,11 @@ async def verify_header(request: Request, lookup: Lookup) -> tuple[Principal, tu
         raise AccessDenied(f"the Authorization header is malformed: {problem}") from None
     if "host" not in parsed.signed_headers:
         raise AccessDenied("SignedHeaders must include host")
+    unsigned = sorted(name for name in headers if name.startswith("x-amz-") and name not in parsed.signed_headers)
+    if unsigned:  # x-amz-copy-source, x-amz-acl, x-amz-metadata-directive… change what a request does
+        raise AccessDenied(f"There were headers present in the request which were not signed: {', '.join(unsigned)}")
+    if headers.get("content-encoding", "").lower().startswith("aws-chunked") or "x-amz-trailer" in headers:
+        raise NotImplementedHere("aws-chunked bodies and trailing checksums are not supported yet")
     skew = abs(parsed.signed_at - clock.now())
     if skew > DATE_SKEW:
         raise RequestTimeTooSkewed(f"X-Amz-Date is {int(skew)} s away from the server's clock; at most {DATE_SKEW}")

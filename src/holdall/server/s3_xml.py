@@ -11,7 +11,7 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeXml
 from defusedxml import DefusedXmlException
 
-from holdall.errors import BadRequest, ChecksumMismatch
+from holdall.errors import BadRequest, ChecksumMismatch, InvalidDigest, NotImplementedHere
 from holdall.server.http import Request, Response
 from holdall.service.blobsink import content_md5
 from holdall.service.digests import Digests, Expected
@@ -60,6 +60,18 @@ def entries(objects: list[ObjectRecord], prefixes: list[str], encode: Callable[[
 
 
 def checksums(request: Request) -> tuple[Expected, ...]:
+    """The x-amz-checksum-* values a body must have; an algorithm holdall cannot check is 501."""
+    named = request.headers.get("x-amz-sdk-checksum-algorithm", "").lower()
+    if named and named not in CHECKSUMS:
+        raise NotImplementedHere(f"checksum algorithm {named!r} is not supported; use CRC32, CRC32C, SHA1 or SHA256")
+    for header in request.headers:
+        algorithm = header.removeprefix("x-amz-checksum-")
+        if header != algorithm and algorithm not in (*CHECKSUMS, "type", "algorithm"):
+            raise NotImplementedHere(f"{header} is not supported; use CRC32, CRC32C, SHA1 or SHA256")
+    return _checksums(request)
+
+
+def _checksums(request: Request) -> tuple[Expected, ...]:
     found = []
     for name in CHECKSUMS:
         value = request.headers.get(f"x-amz-checksum-{name}")
@@ -75,7 +87,11 @@ def checksums(request: Request) -> tuple[Expected, ...]:
 
 
 def check_body(request: Request, body: bytes) -> None:
-    digests = Digests(content_md5(request.header("content-md5")) + checksums(request))
+    """A small body that must carry a digest (DeleteObjects): Content-MD5 or an x-amz-checksum-* value."""
+    wanted = expected(request, ())
+    if not wanted:
+        raise BadRequest("this request needs Content-MD5 or an x-amz-checksum-* header")
+    digests = Digests(wanted)
     digests.update(body)
     digests.check()
 
@@ -90,6 +106,8 @@ def parse_xml(body: bytes) -> Element:
 
 def expected(request: Request, signed: tuple[Expected, ...]) -> tuple[Expected, ...]:
     """Every digest the body must have: the signed SHA-256, Content-MD5, the x-amz-checksum-* headers."""
+    if "content-md5" in request.headers and not request.headers["content-md5"].strip():
+        raise InvalidDigest("The Content-MD5 you specified is empty.")
     return signed + content_md5(request.header("content-md5")) + checksums(request)
 
 
