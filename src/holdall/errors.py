@@ -241,6 +241,11 @@ class InvalidBucketName(BadRequest):
     default_message = "The specified bucket is not valid."
 
 
+class InvalidLocationConstraint(BadRequest):
+    code = "InvalidLocationConstraint"
+    default_message = "The specified location-constraint is not valid."
+
+
 class InvalidDigest(BadRequest):
     code = "InvalidDigest"
     default_message = "The Content-MD5 you specified is not valid."

@@ -6,11 +6,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from holdall.server.http import Request, Response
+from holdall.server.http import Request, Response, http_date
 from holdall.server.ranges import parse_range
 from holdall.service.objects import INLINE_READ_LIMIT, ObjectService
 from holdall.service.usage import Meter
 from holdall.store.meta.base import Bucket, ObjectRecord
+
+
+def object_headers(record: ObjectRecord, etag: str) -> Response:
+    """A 200 with the object's headers; ``etag`` is the one the API's clients check."""
+    return Response(
+        200,
+        [
+            (b"content-type", record.mime.encode("latin-1", "replace")),
+            (b"etag", etag.encode()),
+            (b"last-modified", http_date(record.modified)),
+            (b"accept-ranges", b"bytes"),
+        ],
+    )
 
 
 class ObjectReplies:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
@@ -26,6 +25,7 @@ from holdall.errors import (
     FileNotFound,
     HoldallError,
     InvalidBucketName,
+    InvalidLocationConstraint,
     NameTaken,
     NotEmpty,
     NotFound,
@@ -40,9 +40,9 @@ from holdall.parsing import is_ascii_uint
 from holdall.server.admission import Admission, body, check_token, copy_source
 from holdall.server.authenticate import Authenticator
 from holdall.server.context import Call
-from holdall.server.http import Request, Response, http_date
-from holdall.server.object_reply import ObjectReplies
-from holdall.server.operations import Operation
+from holdall.server.http import Request, Response
+from holdall.server.object_reply import ObjectReplies, object_headers
+from holdall.server.operations import Operation, Scope
 from holdall.server.routing import Target, check_key
 from holdall.server.s3_auth import verify_header
 from holdall.server.s3_multipart import S3Multipart
@@ -65,12 +65,11 @@ from holdall.service.digests import Expected
 from holdall.service.multipart import MultipartService
 from holdall.service.objects import MAX_LIST, ObjectService
 from holdall.service.usage import Meter
-from holdall.store.meta.base import Bucket, MetaStore
+from holdall.store.meta.base import Listing, MetaStore
 
 MAX_DELETE_BODY = 1024 * 1024
 MAX_DELETE_KEYS = 1000
 CANNED_ACLS = {"private": "private", "public-read": "public"}
-REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,31}\Z")
 SUBRESOURCES = frozenset(
     [
         "accelerate",
@@ -116,12 +115,13 @@ HARMLESS = frozenset(("x-id",))
 """Query names clients add that change nothing (boto3 names the operation in ``x-id``)."""
 
 
-def _route(name: str, op: Op, handler: str, *subresources: str, params: tuple[str, ...] = ()) -> Operation:
+def _route(
+    name: str, op: Op, handler: str, *subresources: str, params: tuple[str, ...] = (), scope: Scope = Scope.KEY
+) -> Operation:
     """``subresources``: the first picks the route; they and ``params`` are the only query names it
-    takes: any other is NotImplemented, never ignored."""
-    return Operation(
-        name, op, handler, selector=subresources[0] if subresources else "", query=(*subresources, *params)
-    )
+    takes: any other is NotImplemented, never ignored. ``scope`` LATER: the handler checks the token."""
+    selector = subresources[0] if subresources else ""
+    return Operation(name, op, handler, scope, selector=selector, query=(*subresources, *params))
 
 
 SERVICE_ROUTES = {"GET": [_route("ListBuckets", Op.LIST, "list_buckets")]}
@@ -151,7 +151,7 @@ BUCKET_ROUTES = {
         _route("CreateBucket", Op.WRITE, "create_bucket"),
     ],
     "DELETE": [_route("DeleteBucket", Op.DELETE, "delete_bucket")],
-    "POST": [_route("DeleteObjects", Op.DELETE, "delete_objects", "delete")],
+    "POST": [_route("DeleteObjects", Op.DELETE, "delete_objects", "delete", scope=Scope.LATER)],
 }
 OBJECT_ROUTES = {
     "GET": [
@@ -173,8 +173,11 @@ OBJECT_ROUTES = {
     ],
 }
 BODY_ROUTES = frozenset(("PutObject", "UploadPart"))
-ACCOUNT_ROUTES = frozenset(("ListBuckets", "CreateBucket", "DeleteBucket", "PutBucketAcl"))
-"""Routes that take an account's own keys and are served apart from the admission of the others."""
+COMMAND_BODIES = frozenset(("CreateBucket", "PutBucketAcl", "DeleteObjects", "CompleteMultipartUpload"))
+"""Routes whose body says what they do: its SHA-256 must be signed (``UNSIGNED-PAYLOAD`` would let a
+captured request delete or assemble other keys)."""
+UNADMITTED = frozenset(("ListBuckets", "CreateBucket"))
+"""Routes with no bucket to admit against, served before the others (an account's own keys only)."""
 """Routes whose handler also takes the digests the signature asks of the body."""
 
 
@@ -207,6 +210,8 @@ def s3_error(error: Refusal) -> HoldallError:
         return OperationAborted(error.message)
     if isinstance(error, ParameterRefusal) and error.name == "BucketName":
         return InvalidBucketName(error.message)
+    if isinstance(error, ParameterRefusal) and error.name == "Region":
+        return InvalidLocationConstraint(error.message)
     return BadRequest(error.message)
 
 
@@ -234,7 +239,7 @@ class S3Api:
             for level in (BUCKET_ROUTES, OBJECT_ROUTES)
             for operations in level.values()
             for operation in operations
-            if operation.name not in ACCOUNT_ROUTES
+            if operation.name not in UNADMITTED
         }  # every route's handler, found once: a route without one fails at start, not on a request
         self.region = region
 
@@ -246,23 +251,19 @@ class S3Api:
             if target is None:
                 resolve(request.method, SERVICE_ROUTES, request)
                 return await self.list_buckets(self._account(principal))
-            if not target.key and resolve(request.method, BUCKET_ROUTES, request).name == "CreateBucket":
+            operation = resolve(request.method, OBJECT_ROUTES if target.key else BUCKET_ROUTES, request)
+            if operation.name in COMMAND_BODIES and not expected and request.body_pending:
+                raise AccessDenied(f"{operation.name} needs x-amz-content-sha256 to sign its body")
+            if operation.name == "CreateBucket":
                 return await self.create_bucket(request, self._account(principal), target.bucket)
             bucket = await self.meta.bucket(target.bucket)
             if bucket is None:
                 raise BucketNotFound(f"The specified bucket does not exist: {target.bucket!r}")
-            level = OBJECT_ROUTES if target.key else BUCKET_ROUTES
-            operation = resolve(request.method, level, request)
             call = Call(request, bucket, target.key, target.virtual_host, dialect, operation)
-            key = check_key(target.key) if target.key else ""
-            scope_key: str | None = key if target.key else request.query.get("prefix", "")
-            if operation.name == "DeleteObjects":
-                scope_key = None  # the token is checked on each key it names
+            scope_key: str | None = check_key(target.key) if target.key else request.query.get("prefix", "")
+            if operation.scope is Scope.LATER:
+                scope_key = None  # the handler checks the token on each key it touches
             admitted = await self.admission.admit((principal, None), call, scope_key)
-            if operation.name == "DeleteBucket":
-                return await self.delete_bucket(self._account(admitted), bucket)
-            if operation.name == "PutBucketAcl":
-                return await self.put_bucket_acl(request, self._account(admitted), bucket)
             handler = self._handlers[operation.handler]
             if operation.name in BODY_ROUTES:
                 return await handler(call, admitted, expected)
@@ -295,8 +296,6 @@ class S3Api:
         if any(header.startswith("x-amz-grant-") for header in request.headers):
             raise NotImplementedHere("ACL grants are not supported; use x-amz-acl private or public-read")
         region = _location_constraint(await request.read(64 * 1024)) or self.region
-        if not REGION.match(region):
-            raise BadRequest(f"LocationConstraint {region[:40]!r} is not a region name (a-z, 0-9 and -, at most 32)")
         existing = await self.meta.bucket(name)
         if existing is not None:
             if existing.account_id == account_id:
@@ -306,8 +305,8 @@ class S3Api:
         await self.buckets.create(account_id, name, CANNED_ACLS[acl], region, project)
         return Response(200, [(b"location", f"/{name}".encode())])
 
-    async def delete_bucket(self, account_id: str, bucket: Bucket) -> Response:
-        await self.buckets.delete(account_id, bucket.name)
+    async def delete_bucket(self, call: Call, principal: Principal) -> Response:
+        await self.buckets.delete(self._account(principal), call.bucket.name)
         return Response(204)
 
     async def head_bucket(self, call: Call, principal: Principal) -> Response:
@@ -328,13 +327,14 @@ class S3Api:
         body = f"<Owner><ID>{owner}</ID><DisplayName>{owner}</DisplayName></Owner><AccessControlList>{grants}"
         return xml("AccessControlPolicy", body + "</AccessControlList>")
 
-    async def put_bucket_acl(self, request: Request, account_id: str, bucket: Bucket) -> Response:
+    async def put_bucket_acl(self, call: Call, principal: Principal) -> Response:
+        request, account_id = call.request, self._account(principal)
         acl = request.header("x-amz-acl")
         if acl not in CANNED_ACLS or any(header.startswith("x-amz-grant-") for header in request.headers):
             raise NotImplementedHere("PutBucketAcl takes x-amz-acl private or public-read; grants are not supported")
         async for _ in request.chunks():
             raise NotImplementedHere("an ACL document is not supported; use x-amz-acl private or public-read")
-        await self.buckets.update(account_id, bucket.name, CANNED_ACLS[acl])
+        await self.buckets.update(account_id, call.bucket.name, CANNED_ACLS[acl])
         return Response(200)
 
     async def get_bucket_location(self, call: Call, principal: Principal) -> Response:
@@ -342,11 +342,18 @@ class S3Api:
 
     # ----------------------------------------------------------------- listings
 
+    async def _listing(self, call: Call, marker: str) -> tuple[Listing, int, Callable[[str], str]]:
+        """The page after ``marker`` that prefix, delimiter and max-keys ask for, its size limit, and
+        how names are written (``encoding-type``)."""
+        query = call.request.query
+        limit, encode = _max_keys(query), _encoder(query)
+        prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
+        return await self.objects.list_delimited(call.bucket.name, prefix, marker, limit, delimiter), limit, encode
+
     async def list_objects(self, call: Call, principal: Principal) -> Response:
         query = call.request.query
         prefix, delimiter, marker = query.get("prefix", ""), query.get("delimiter", ""), query.get("marker", "")
-        limit, encode = _max_keys(query), _encoder(query)
-        listing = await self.objects.list_delimited(call.bucket.name, prefix, marker, limit, delimiter)
+        listing, limit, encode = await self._listing(call, marker)
         shown = [("Name", call.bucket.name), ("Prefix", encode(prefix)), ("Marker", encode(marker))]
         shown += [("MaxKeys", str(limit)), ("IsTruncated", boolean(listing.truncated))]
         if delimiter:
@@ -364,8 +371,7 @@ class S3Api:
         prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
         token, start_after = query.get("continuation-token"), query.get("start-after", "")
         marker = _decode_token(token) if token is not None else start_after
-        limit, encode = _max_keys(query), _encoder(query)
-        listing = await self.objects.list_delimited(call.bucket.name, prefix, marker, limit, delimiter)
+        listing, limit, encode = await self._listing(call, marker)
         shown = [("Name", call.bucket.name), ("Prefix", encode(prefix))]
         shown += [("KeyCount", str(len(listing.objects) + len(listing.prefixes))), ("MaxKeys", str(limit))]
         if delimiter:
@@ -429,15 +435,7 @@ class S3Api:
         request, bucket = call.request, call.bucket
         record, inline = await self.objects.require_for_read(bucket.name, check_key(call.key))
         etag = s3_etag(record)
-        response = Response(
-            200,
-            [
-                (b"content-type", record.mime.encode("latin-1", "replace")),
-                (b"etag", etag.encode()),
-                (b"last-modified", http_date(record.modified)),
-                (b"accept-ranges", b"bytes"),
-            ],
-        )
+        response = object_headers(record, etag)
         if _not_modified(request, etag, record.modified):
             response.status = 304
             return response

@@ -8,20 +8,18 @@ on failure, ``Message``.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from holdall.errors import InvalidParameter, MissingParameter, OutOfRange
 from holdall.parsing import is_ascii_uint
 from holdall.server.actions import ActionSpec, Args, Runner, declared
-from holdall.service.buckets import BucketService, resolve_project
+from holdall.service.buckets import REGION, BucketService, resolve_project
 from holdall.service.cors import CorsRuleError, dump_rules, parse_rules
 from holdall.store.meta.base import Bucket, MetaStore
 
 Handler = Callable[[str, dict[str, str]], Awaitable[dict[str, Any]]]
 MAX_CAP = 2**62
-_REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 _TOKEN = ("TokenName", "AllowedOps.N", "AllowedPrefixes.N", "AllowedBuckets.N", "ExpireTime")
 _TOKEN_IPS = ("BlackIPList.N", "WhiteIPList.N")
 _PURCHASE = ("StorageVolume", "DownloadTraffic", "RequestCount")
@@ -71,7 +69,7 @@ def region_param(params: dict[str, str], default: str | None) -> str:
         if default is None:
             raise MissingParameter("Region", "missing Region")
         return default
-    if not _REGION.match(value):
+    if not REGION.match(value):
         raise InvalidParameter("Region", f"Region {value!r}: lower-case letters, digits and hyphens, at most 32")
     return value
 

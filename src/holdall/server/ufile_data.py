@@ -29,8 +29,8 @@ from holdall.server.context import Call
 from holdall.server.dialects import dialect_error
 from holdall.server.formdata import FilePart, FormReader, boundary_of
 from holdall.server.guard import NOTHING
-from holdall.server.http import Request, Response, http_date
-from holdall.server.object_reply import ObjectReplies
+from holdall.server.http import Request, Response
+from holdall.server.object_reply import ObjectReplies, object_headers
 from holdall.server.operations import Scope, resolve
 from holdall.server.policy_form import check_form, form_dialect, object_key
 from holdall.server.replies import json_response
@@ -41,9 +41,6 @@ from holdall.service.multipart import MultipartService, parse_etag_list
 from holdall.service.objects import MAX_LIST, ObjectService
 from holdall.service.usage import Meter
 from holdall.store.meta.base import (
-    DOWNLOAD_TRAFFIC,
-    REQUEST_COUNT,
-    STORAGE_VOLUME,
     Bucket,
     Listing,
     MetaStore,
@@ -52,10 +49,6 @@ from holdall.store.meta.base import (
 
 STORAGE_CLASSES = ("STANDARD", "IA", "ARCHIVE")
 MAX_SMALL_BODY = 1024 * 1024
-BUCKET_ROOT_QUERIES = ("list", "listobjects", "muploadpart")
-_REQUEST_QUOTAS = (REQUEST_COUNT,)
-_WRITE_QUOTAS = (REQUEST_COUNT, STORAGE_VOLUME)
-_DOWNLOAD_QUOTAS = (REQUEST_COUNT, DOWNLOAD_TRAFFIC)
 _KEY, _FILE_NAME, _PREFIX, _FORM = Scope.KEY, Scope.FILE_NAME, Scope.PREFIX, Scope.FORM
 """Enum members as module constants: a member lookup costs 0.1 µs on every request."""
 _NO_SUFFIX = ("",)
@@ -73,23 +66,6 @@ def _int_param(query: dict[str, str], name: str, default: int, low: int, high: i
     if not low <= value <= high:
         raise BadRequest(f"{name} must be between {low} and {high}")
     return value
-
-
-def _client_ip(request: Request) -> str:
-    client = request.scope.get("client")
-    return str(client[0]) if client else ""
-
-
-def _object_headers(record: ObjectRecord) -> Response:
-    return Response(
-        200,
-        [
-            (b"content-type", record.mime.encode("latin-1", "replace")),
-            (b"etag", record.etag.encode()),
-            (b"last-modified", http_date(record.modified)),
-            (b"accept-ranges", b"bytes"),
-        ],
-    )
 
 
 class DataPlane:
@@ -167,7 +143,7 @@ class DataPlane:
     async def get(self, call: Call, principal: Principal, key: str) -> Response:
         request, bucket = call.request, call.bucket
         record, inline = await self.objects.require_for_read(bucket.name, key)
-        response = _object_headers(record)
+        response = object_headers(record, record.etag)
         since = request.header("if-modified-since")
         if since:
             try:

@@ -19,6 +19,10 @@ _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
+REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,31}\Z")
+"""A region name: lower-case letters, digits and hyphens, at most 32 (it goes out in headers)."""
+
+
 def bucket_name_problem(name: str) -> str | None:
     """Why ``name`` breaks the naming rules of seed 004 §1, or None when it is fine."""
     if not 3 <= len(name.encode()) <= 63:
@@ -77,6 +81,10 @@ class BucketService:
             raise NameTaken(f"bucket name {name!r} is reserved for holdall's temporary uploads")
         if type_ not in BUCKET_TYPES:
             raise InvalidParameter("Type", "Type is public or private")
+        if not REGION.match(region):
+            raise InvalidParameter(
+                "Region", f"Region {region[:40]!r}: lower-case letters, digits and hyphens, at most 32"
+            )
         now = int(clock.now())
         bucket = Bucket(name, new_bucket_id(), account_id, project_id, type_, region, now, now)
         await self.meta.create_bucket(bucket)

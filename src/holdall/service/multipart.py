@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from holdall import clock
 from holdall.errors import BadRequest, EntityTooLarge, EntityTooSmall, InvalidPart, InvalidPartOrder, UploadNotFound
 from holdall.etag import BLOCK_SIZE, etag_from_block_digests
+from holdall.service.blobsink import BlobSink
 from holdall.service.digests import Expected
 from holdall.service.objects import ObjectService, require_header_safe
 from holdall.store.meta.base import BlobRef, ObjectRecord, Part, Upload
@@ -63,13 +64,17 @@ class MultipartService:
         sha1 = sink.etag_hasher.block_digests()[0]
         md5 = sink.digests.digest("md5").hex()
         part = Part(upload.id, number, BlobRef(blob_id, sink.size), sink.etag_hasher.etag(), sha1, md5)
+        # The SDK initiates with text/plain whatever the file is, and sends the file's type with every
+        # part: the object takes the type of part 0.
+        return await self._record(part, sink, mime if number == 0 and mime else None)
+
+    async def _record(self, part: Part, sink: BlobSink, mime: str | None) -> Part:
+        """Names the part's committed blob in the metadata, or deletes the blob if that fails."""
         try:
-            # The SDK initiates with text/plain whatever the file is, and sends the file's type
-            # with every part: the object takes the type of part 0.
-            inline = {blob_id: sink.inline_data} if sink.inline_data else None
-            await self.meta.put_part(part, mime if number == 0 and mime else None, now=clock.now(), inline=inline)
+            inline = {part.blob.blob_id: sink.inline_data} if sink.inline_data else None
+            await self.meta.put_part(part, mime, now=clock.now(), inline=inline)
         except BaseException:
-            self.objects.forget(blob_id)
+            self.objects.forget(part.blob.blob_id)
             raise
         return part
 
@@ -91,14 +96,7 @@ class MultipartService:
         blob_id = await sink.commit()
         md5 = sink.digests.digest("md5").hex()
         blocks = b"".join(sink.etag_hasher.block_digests())
-        part = Part(upload.id, number, BlobRef(blob_id, sink.size), md5, blocks, md5)
-        try:
-            inline = {blob_id: sink.inline_data} if sink.inline_data else None
-            await self.meta.put_part(part, None, now=clock.now(), inline=inline)
-        except BaseException:
-            self.objects.forget(blob_id)
-            raise
-        return part
+        return await self._record(Part(upload.id, number, BlobRef(blob_id, sink.size), md5, blocks, md5), sink, None)
 
     async def complete_s3(
         self, upload: Upload, listed: list[tuple[int, str]], *, if_absent: bool = False
