@@ -28,6 +28,7 @@
     ├── ChecksumMismatch         400, Content-MD5 or an x-amz-checksum-* does not match
     ├── ContentSHA256Mismatch    400, the body is not the x-amz-content-sha256 it was signed with
     ├── InvalidBucketName        400 (S3)
+    ├── MetadataTooLarge         400, user metadata beyond 2 KiB
     ├── InvalidPart, InvalidPartOrder  400, a multipart completion naming parts wrongly (S3)
     ├── PreconditionFailed       412, If-Match or If-Unmodified-Since does not hold
     ├── NotImplementedHere       501, an S3 feature holdall does not serve
@@ -244,6 +245,11 @@ class InvalidBucketName(BadRequest):
 class InvalidLocationConstraint(BadRequest):
     code = "InvalidLocationConstraint"
     default_message = "The specified location-constraint is not valid."
+
+
+class MetadataTooLarge(BadRequest):
+    code = "MetadataTooLarge"
+    default_message = "Your metadata headers exceed the maximum allowed metadata size."
 
 
 class InvalidDigest(BadRequest):

@@ -429,3 +429,19 @@ async def test_a_bucket_change_waits_for_the_writes_in_flight(
         with pytest.raises(NotEmpty):
             await changing
     await _consistent(two, target)
+
+
+async def test_user_metadata_and_checksums_round_trip(gateways: Gateways) -> None:
+    one, two = gateways
+    target = await bucket(one, await account(one))
+    written = await record(one, target, "m", 5)
+    written.user_meta, written.checksums = {"owner": "ána", "quote": '"x"'}, {"crc32": "NhCmhg=="}
+    await one.put_object(written, bucket_id=target.id, now=NOW)
+    for store in (one, two):
+        found = await store.object(target.name, "m")
+        assert found is not None and found.user_meta == written.user_meta and found.checksums == written.checksums
+        listed = await store.objects(target.name, "", "", 10)
+        assert listed[0].user_meta == written.user_meta
+    upload = Upload(uuid.uuid4().hex, target.name, "parts", "text/plain", int(NOW), {"kind": "parts"})
+    await one.create_upload(upload)
+    assert (await two.upload(upload.id)) == upload

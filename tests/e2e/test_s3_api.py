@@ -3,6 +3,7 @@ buckets and objects as the UFile API."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -501,3 +502,39 @@ def test_a_command_body_must_be_signed(server: Server, s3: Any, name: str) -> No
     assert reply.status_code == 403 and "<Code>AccessDenied</Code>" in reply.text, reply.text
     assert s3.get_object(Bucket=name, Key="keep")["Body"].read() == b"k"
     s3.put_object(Bucket=name, Key="unsigned-ok", Body=b"data may go unsigned")  # object bodies still may
+
+
+def test_user_metadata_and_checksums_are_kept(s3: Any, server: Server, name: str, tmp_path: Path) -> None:
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="m", Body=b"hello", Metadata={"Owner": "ana", "trip": "lisbon"})
+    head = s3.head_object(Bucket=name, Key="m")
+    assert head["Metadata"] == {"owner": "ana", "trip": "lisbon"}
+    s3.put_object(Bucket=name, Key="summed", Body=b"hello", ChecksumAlgorithm="SHA256")
+    checked = s3.get_object(Bucket=name, Key="summed", ChecksumMode="ENABLED")
+    assert checked["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(b"hello").digest()).decode()
+    assert checked["Body"].read() == b"hello"
+    assert "ChecksumSHA256" not in s3.get_object(Bucket=name, Key="summed", Range="bytes=1-2")
+
+    copied = s3.copy_object(Bucket=name, Key="kept", CopySource={"Bucket": name, "Key": "m"})
+    assert copied["CopyObjectResult"]["ETag"]
+    assert s3.head_object(Bucket=name, Key="kept")["Metadata"] == {"owner": "ana", "trip": "lisbon"}
+    s3.copy_object(
+        Bucket=name, Key="replaced", CopySource={"Bucket": name, "Key": "m"},
+        MetadataDirective="REPLACE", Metadata={"new": "1"},
+    )  # fmt: skip
+    assert s3.head_object(Bucket=name, Key="replaced")["Metadata"] == {"new": "1"}
+
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(9 * 1024 * 1024))
+    s3.upload_file(str(big), name, "big", ExtraArgs={"Metadata": {"kind": "parts"}})
+    assert s3.head_object(Bucket=name, Key="big")["Metadata"] == {"kind": "parts"}
+
+    with pytest.raises(ClientError) as too_large:
+        s3.put_object(Bucket=name, Key="fat", Body=b"x", Metadata={"a": "b" * 2100})
+    assert code_of(too_large) == ("MetadataTooLarge", 400)
+    assert "Contents" not in s3.list_objects_v2(Bucket=name, Prefix="fat")
+
+    put = call(server, "PUT", name, "from-ufile", data=b"u", headers={"X-Ufile-Meta-Colour": "blue"})
+    assert put.status_code == 200
+    assert s3.head_object(Bucket=name, Key="from-ufile")["Metadata"] == {"colour": "blue"}
+    assert call(server, "GET", name, "m").headers["X-Ufile-Meta-Owner"] == "ana"

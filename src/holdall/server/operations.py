@@ -15,14 +15,9 @@ from enum import Enum
 from holdall.auth.principal import Op
 from holdall.auth.ufile import listobjects_suffix
 from holdall.errors import BadRequest, MethodNotAllowed
+from holdall.server.metadata import ALL_PREFIXES
 
-WRITE_HEADER_PREFIXES = (
-    "x-ufile-meta-",
-    "x-amz-meta-",
-    "x-oss-meta-",
-    "x-cos-meta-",
-    "x-tos-meta-",
-)
+WRITE_HEADER_PREFIXES = ALL_PREFIXES
 """User metadata headers: they change what a write stores."""
 WRITE_HEADERS = (
     "x-ufile-storage-class",

@@ -41,22 +41,24 @@ from holdall.server.admission import Admission, body, check_token, copy_source
 from holdall.server.authenticate import Authenticator
 from holdall.server.context import Call
 from holdall.server.http import Request, Response
+from holdall.server.metadata import add_user_metadata, user_metadata
 from holdall.server.object_reply import ObjectReplies, object_headers
 from holdall.server.operations import Operation, Scope
 from holdall.server.routing import Target, check_key
 from holdall.server.s3_auth import verify_header
 from holdall.server.s3_multipart import S3Multipart
 from holdall.server.s3_xml import (
+    add_checksums,
     boolean,
     check_body,
     child_text,
-    echo_checksums,
     entries,
     expected,
     fields,
     iso,
     parse_xml,
     s3_etag,
+    sent_checksums,
     text,
     xml,
 )
@@ -404,8 +406,10 @@ class S3Api:
             declared_size=request.content_length,
             expected=wanted,
             if_absent=principal.deny_update,
+            user_meta=user_metadata(request.headers, "s3"),
+            checksums=sent_checksums(request),
         )
-        return echo_checksums(request, Response(200, [(b"etag", s3_etag(record).encode())]))
+        return add_checksums(Response(200, [(b"etag", s3_etag(record).encode())]), record.checksums)
 
     async def copy_object(self, call: Call, principal: Principal, key: str) -> Response:
         request = call.request
@@ -424,9 +428,15 @@ class S3Api:
             )
         async for _ in request.chunks():
             raise BadRequest("a copy request has no body")
-        mime = request.header("content-type") if directive == "REPLACE" else None
+        replace = directive == "REPLACE"
         record = await self.objects.copy(
-            src_bucket.name, src_key, call.bucket, key, if_absent=principal.deny_update, mime=mime
+            src_bucket.name,
+            src_key,
+            call.bucket,
+            key,
+            if_absent=principal.deny_update,
+            mime=request.header("content-type") if replace else None,
+            user_meta=user_metadata(request.headers, "s3") if replace else None,
         )
         body = f"<ETag>{text(s3_etag(record))}</ETag><LastModified>{iso(record.modified)}</LastModified>"
         return xml("CopyObjectResult", body)
@@ -435,10 +445,12 @@ class S3Api:
         request, bucket = call.request, call.bucket
         record, inline = await self.objects.require_for_read(bucket.name, check_key(call.key))
         etag = s3_etag(record)
-        response = object_headers(record, etag)
+        response = add_user_metadata(object_headers(record, etag), record, "s3")
         if _not_modified(request, etag, record.modified):
             response.status = 304
             return response
+        if record.checksums and request.header("x-amz-checksum-mode") == "ENABLED" and "range" not in request.headers:
+            add_checksums(response, record.checksums)
         return await self.replies.fill(response, request, bucket, record, inline)
 
     async def delete_object(self, call: Call, principal: Principal) -> Response:

@@ -9,6 +9,7 @@ from holdall.parsing import is_ascii_uint
 from holdall.server.admission import body
 from holdall.server.context import Call
 from holdall.server.http import Response
+from holdall.server.metadata import user_metadata
 from holdall.server.routing import check_key
 from holdall.server.s3_xml import (
     boolean,
@@ -55,7 +56,7 @@ class S3Multipart:
         if principal.token is not None and principal.deny_update and await self.meta.object(call.bucket.name, key):
             raise principal.token.update_refused(key)
         mime = call.request.header("content-type") or "binary/octet-stream"
-        upload = await self.multipart.initiate(call.bucket.name, key, mime)
+        upload = await self.multipart.initiate(call.bucket.name, key, mime, user_metadata(call.request.headers, "s3"))
         shown = [("Bucket", call.bucket.name), ("Key", key), ("UploadId", upload.id)]
         return xml("InitiateMultipartUploadResult", fields(shown))
 

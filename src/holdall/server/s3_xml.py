@@ -111,13 +111,24 @@ def expected(request: Request, signed: tuple[Expected, ...]) -> tuple[Expected, 
     return signed + content_md5(request.header("content-md5")) + checksums(request)
 
 
+def sent_checksums(request: Request) -> dict[str, str]:
+    """The x-amz-checksum-* values a request sends, by algorithm (checked by :func:`expected`)."""
+    return {
+        name: request.headers[f"x-amz-checksum-{name}"]
+        for name in CHECKSUMS
+        if f"x-amz-checksum-{name}" in request.headers
+    }
+
+
+def add_checksums(response: Response, checksums: dict[str, str]) -> Response:
+    for name, value in checksums.items():
+        response.header(f"x-amz-checksum-{name}", value)
+    return response
+
+
 def echo_checksums(request: Request, response: Response) -> Response:
     """The x-amz-checksum-* headers of a stored body: verified against it, so they are its checksums."""
-    for name in CHECKSUMS:
-        value = request.headers.get(f"x-amz-checksum-{name}")
-        if value is not None:
-            response.header(f"x-amz-checksum-{name}", value)
-    return response
+    return add_checksums(response, sent_checksums(request))
 
 
 def child_text(element: Element, name: str) -> str | None:

@@ -33,6 +33,8 @@ SPELLING = {
 
 @functools.lru_cache(maxsize=256)
 def _spelled(name: bytes) -> bytes:
+    if b"-meta-" in name:  # user metadata names go out as stored: clients hand them on case and all
+        return name
     return SPELLING.get(name) or b"-".join(part.capitalize() for part in name.split(b"-"))
 
 

@@ -26,10 +26,11 @@ from holdall.parsing import is_ascii_uint, loads_bounded
 from holdall.server.admission import Admission, body, check_token, copy_source
 from holdall.server.authenticate import Authenticator
 from holdall.server.context import Call
-from holdall.server.dialects import dialect_error
+from holdall.server.dialects import FAMILY, dialect_error
 from holdall.server.formdata import FilePart, FormReader, boundary_of
 from holdall.server.guard import NOTHING
 from holdall.server.http import Request, Response
+from holdall.server.metadata import add_user_metadata, user_metadata
 from holdall.server.object_reply import ObjectReplies, object_headers
 from holdall.server.operations import Scope, resolve
 from holdall.server.policy_form import check_form, form_dialect, object_key
@@ -143,7 +144,7 @@ class DataPlane:
     async def get(self, call: Call, principal: Principal, key: str) -> Response:
         request, bucket = call.request, call.bucket
         record, inline = await self.objects.require_for_read(bucket.name, key)
-        response = object_headers(record, record.etag)
+        response = add_user_metadata(object_headers(record, record.etag), record, FAMILY.get(call.dialect))
         since = request.header("if-modified-since")
         if since:
             try:
@@ -249,6 +250,7 @@ class DataPlane:
                 declared_size=request.content_length,
                 expected=content_md5(request.header("content-md5")),
                 if_absent=principal.deny_update,
+                user_meta=user_metadata(request.headers, FAMILY.get(call.dialect)),
             )
         return Response(200).header("etag", record.etag)
 
@@ -408,7 +410,9 @@ class DataPlane:
     async def initiate(self, call: Call, principal: Principal, key: str) -> Response:
         request, bucket = call.request, call.bucket
         await self._refuse_update(principal, bucket, key)
-        upload = await self.multipart.initiate(bucket.name, key, request.header("content-type"))
+        upload = await self.multipart.initiate(
+            bucket.name, key, request.header("content-type"), user_metadata(request.headers, FAMILY.get(call.dialect))
+        )
         return json_response({"UploadId": upload.id, "BlkSize": BLOCK_SIZE, "Bucket": bucket.name, "Key": key})
 
     async def upload_part(self, call: Call, principal: Principal, key: str) -> Response:

@@ -29,9 +29,9 @@ class MultipartService:
         self.objects = objects
         self.meta = objects.meta
 
-    async def initiate(self, bucket: str, key: str, mime: str) -> Upload:
+    async def initiate(self, bucket: str, key: str, mime: str, user_meta: dict[str, str] | None = None) -> Upload:
         require_header_safe(mime)
-        upload = Upload(str(uuid.uuid4()), bucket, key, mime, int(clock.now()))
+        upload = Upload(str(uuid.uuid4()), bucket, key, mime, int(clock.now()), user_meta or {})
         await self.meta.create_upload(upload)
         return upload
 
@@ -129,6 +129,7 @@ class MultipartService:
                 modified=now,
                 manifest=[part.blob for part in chosen],
                 md5=multipart_md5(chosen),
+                user_meta=current.user_meta,
             )
 
         if not listed:
@@ -166,6 +167,7 @@ class MultipartService:
                 modified=now,
                 manifest=[part.blob for part in parts],
                 md5=multipart_md5(parts),
+                user_meta=current.user_meta,
             )
 
         return await self.meta.finish_upload(upload.id, new_key, build, now=clock.now(), if_absent=if_absent)

@@ -65,8 +65,11 @@ class ObjectService:
         expected: tuple[Expected, ...] = (),
         if_absent: bool = False,
         size_range: tuple[int, int] | None = None,
+        user_meta: dict[str, str] | None = None,
+        checksums: dict[str, str] | None = None,
     ) -> ObjectRecord:
-        """Stores an object; ``size_range`` (from a form policy) bounds its size, both ends included.
+        """Stores an object; ``size_range`` (from a form policy) bounds its size, both ends included;
+        ``checksums`` are among ``expected``, so they hold once the object is stored.
 
         The object lands in ``bucket`` as it was when the request was authorised: if that bucket
         was deleted meanwhile (and perhaps made anew by someone else), the write fails."""
@@ -96,6 +99,8 @@ class ObjectService:
             modified=now,
             manifest=[BlobRef(blob_id, sink.size)] if sink.size else [],
             md5=sink.digests.digest("md5").hex(),
+            user_meta=user_meta or {},
+            checksums=checksums or {},
         )
         inline = {blob_id: sink.inline_data} if sink.inline_data else None
         try:
@@ -129,12 +134,15 @@ class ObjectService:
         *,
         if_absent: bool = False,
         mime: str | None = None,
+        user_meta: dict[str, str] | None = None,
     ) -> ObjectRecord:
-        """``mime`` given: the copy takes that type instead of the source's."""
+        """``mime`` and ``user_meta`` given: the copy takes them instead of the source's."""
         source = await self.require(src_bucket, src_key)
         if mime is not None:
             require_header_safe(mime)
             source = dataclasses.replace(source, mime=mime or "application/octet-stream")
+        if user_meta is not None:
+            source = dataclasses.replace(source, user_meta=user_meta)
         return await self._link(source, bucket, key, source.storage_class, if_absent)
 
     async def upload_hit(

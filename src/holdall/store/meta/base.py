@@ -7,6 +7,7 @@ rename and UploadHit share bytes instead of copying them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -121,6 +122,10 @@ class ObjectRecord:
     md5: str = ""
     """S3's ETag: the MD5 of the bytes in hex, or of the parts' MD5s with ``-<parts>``; empty for an
     object stored before holdall kept it."""
+    user_meta: dict[str, str] = field(default_factory=dict)
+    """User metadata, by lower-case name without its header prefix (``x-amz-meta-``, ``X-Ufile-Meta-``)."""
+    checksums: dict[str, str] = field(default_factory=dict)
+    """Verified checksums the writer sent, by algorithm (``crc32``: base64 of the digest)."""
 
 
 @dataclass(slots=True)
@@ -130,6 +135,8 @@ class Upload:
     key: str
     mime: str
     created: int
+    user_meta: dict[str, str] = field(default_factory=dict)
+    """The metadata the finished object will have."""
 
 
 @dataclass(slots=True)
@@ -166,6 +173,20 @@ def decode_manifest(text: str) -> list[BlobRef]:
         blob_id, _, size = item.partition(":")
         refs.append(BlobRef(blob_id, int(size)))
     return refs
+
+
+def encode_attrs(user_meta: dict[str, str], checksums: dict[str, str] | None = None) -> str:
+    """User metadata and checksums as one column: empty when there are none, as for most objects."""
+    if not user_meta and not checksums:
+        return ""
+    return json.dumps({"meta": user_meta, "checksums": checksums or {}}, separators=(",", ":"))
+
+
+def decode_attrs(text: str) -> tuple[dict[str, str], dict[str, str]]:
+    if not text:
+        return {}, {}
+    attrs = json.loads(text)
+    return attrs["meta"], attrs["checksums"]
 
 
 def prefix_upper_bound(prefix: str) -> str | None:

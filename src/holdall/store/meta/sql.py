@@ -27,6 +27,7 @@ from holdall.store.meta.base import (
     Part,
     Token,
     Upload,
+    encode_attrs,
     prefix_upper_bound,
 )
 from holdall.store.meta.sql_ledger import SqlLedger
@@ -311,8 +312,8 @@ class SqlMetaStore(SqlLedger):
     # ----------------------------------------------------------------- multipart uploads
 
     async def upload(self, upload_id: str) -> Upload | None:
-        row = await self._one("SELECT id, bucket, key, mime, created FROM uploads WHERE id = ?", (upload_id,))
-        return Upload(*row) if row else None
+        row = await self._one(f"SELECT {rows.UPLOAD_COLUMNS} FROM uploads WHERE id = ?", (upload_id,))
+        return rows.upload_record(row) if row else None
 
     async def parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
         return [
@@ -329,8 +330,8 @@ class SqlMetaStore(SqlLedger):
             self._serialize(conn, shared=f"bucket:{upload.bucket}")  # a bucket delete waits for it
             rows.require_bucket(conn, upload.bucket)
             conn.execute(
-                "INSERT INTO uploads(id, bucket, key, mime, created) VALUES(?, ?, ?, ?, ?)",
-                (upload.id, upload.bucket, upload.key, upload.mime, upload.created),
+                f"INSERT INTO uploads({rows.UPLOAD_COLUMNS}) VALUES(?, ?, ?, ?, ?, ?)",
+                (upload.id, upload.bucket, upload.key, upload.mime, upload.created, encode_attrs(upload.user_meta)),
             )
 
         await self._write(create)
@@ -363,12 +364,10 @@ class SqlMetaStore(SqlLedger):
     ) -> ObjectRecord:
         def finish(conn: Conn) -> ObjectRecord:
             self._locked_upload(conn, upload_id)  # of racing finishes, the first wins; the rest find none
-            row = conn.execute(
-                "SELECT id, bucket, key, mime, created FROM uploads WHERE id = ?", (upload_id,)
-            ).fetchone()
+            row = conn.execute(f"SELECT {rows.UPLOAD_COLUMNS} FROM uploads WHERE id = ?", (upload_id,)).fetchone()
             if row is None:
                 raise UploadNotFound()
-            upload = Upload(*row)
+            upload = rows.upload_record(row)
             parts = [
                 Part(upload_id, r[0], BlobRef(r[1], r[2]), r[3], r[4], r[5])
                 for r in conn.execute(
@@ -419,7 +418,7 @@ class SqlMetaStore(SqlLedger):
         await self._write(abort)
 
     async def uploads_in(self, bucket: str, prefix: str, after: tuple[str, str], limit: int) -> list[Upload]:
-        sql = "SELECT id, bucket, key, mime, created FROM uploads WHERE bucket = ? AND key >= ?"
+        sql = f"SELECT {rows.UPLOAD_COLUMNS} FROM uploads WHERE bucket = ? AND key >= ?"
         args: list[object] = [bucket, prefix]
         upper = prefix_upper_bound(prefix)
         if upper is not None:
@@ -427,7 +426,7 @@ class SqlMetaStore(SqlLedger):
             args.append(upper)
         sql += " AND (key > ? OR (key = ? AND id > ?)) ORDER BY key, id LIMIT ?"
         found = await self._all(sql, [*args, after[0], after[0], after[1], limit])
-        return [Upload(*row) for row in found]
+        return [rows.upload_record(row) for row in found]
 
     async def uploads_created_before(self, before: int, limit: int) -> list[str]:
         return [

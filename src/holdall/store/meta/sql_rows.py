@@ -14,13 +14,16 @@ from holdall.store.meta.base import (
     BlobRef,
     Listing,
     ObjectRecord,
+    Upload,
+    decode_attrs,
     decode_manifest,
+    encode_attrs,
     encode_manifest,
     prefix_upper_bound,
 )
 from holdall.store.meta.sql_plumbing import Conn
 
-OBJECT_COLUMNS = "bucket, key, size, etag, mime, created, modified, manifest, storage_class, md5"
+OBJECT_COLUMNS = "bucket, key, size, etag, mime, created, modified, manifest, storage_class, md5, attrs"
 OBJECT_COLUMNS_O = ", ".join("o." + column.strip() for column in OBJECT_COLUMNS.split(","))
 BUCKET_COLUMNS = "name, id, account_id, project_id, type, region, created, modified, max_bytes, max_objects, cors"
 ACCOUNT_COLUMNS = "id, name, public_key, private_key, disabled, created"
@@ -30,7 +33,7 @@ USAGE = (
     "SELECT CAST(coalesce(sum(used_bytes), 0) AS BIGINT), CAST(coalesce(sum(object_count), 0) AS BIGINT)"
     " FROM bucket_usage WHERE bucket = ?"
 )
-INLINE_DATA = 10
+INLINE_DATA = 11
 """Where OBJECT_FOR_READ puts an inline blob's bytes."""
 OBJECT_FOR_READ = (
     f"SELECT {OBJECT_COLUMNS_O}, b.data FROM objects o LEFT JOIN blobs b ON b.id = o.inline_blob"
@@ -39,6 +42,7 @@ OBJECT_FOR_READ = (
 
 
 def object_record(row: tuple[Any, ...]) -> ObjectRecord:
+    user_meta, checksums = decode_attrs(row[10])
     return ObjectRecord(
         bucket=row[0],
         key=row[1],
@@ -50,7 +54,16 @@ def object_record(row: tuple[Any, ...]) -> ObjectRecord:
         manifest=decode_manifest(row[7]),
         storage_class=row[8],
         md5=row[9],
+        user_meta=user_meta,
+        checksums=checksums,
     )
+
+
+UPLOAD_COLUMNS = "id, bucket, key, mime, created, attrs"
+
+
+def upload_record(row: tuple[Any, ...]) -> Upload:
+    return Upload(row[0], row[1], row[2], row[3], row[4], decode_attrs(row[5])[0])
 
 
 def account_record(row: tuple[Any, ...]) -> Account:
@@ -159,10 +172,11 @@ def store_object(
         adjust_bucket(conn, record.bucket, record.size - old.size, 0, caps)
     single = record.manifest[0].blob_id if len(record.manifest) == 1 else ""
     conn.execute(
-        f"INSERT INTO objects({OBJECT_COLUMNS}, inline_blob) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f"INSERT INTO objects({OBJECT_COLUMNS}, inline_blob) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT(bucket, key) DO UPDATE SET size = excluded.size, etag = excluded.etag, mime = excluded.mime,"
         " created = excluded.created, modified = excluded.modified, manifest = excluded.manifest,"
-        " storage_class = excluded.storage_class, md5 = excluded.md5, inline_blob = excluded.inline_blob",
+        " storage_class = excluded.storage_class, md5 = excluded.md5, attrs = excluded.attrs,"
+        " inline_blob = excluded.inline_blob",
         (
             record.bucket,
             record.key,
@@ -174,6 +188,7 @@ def store_object(
             encode_manifest(record.manifest),
             record.storage_class,
             record.md5,
+            encode_attrs(record.user_meta, record.checksums),
             single if is_inline(single) else None,
         ),
     )

@@ -103,6 +103,10 @@ CREATE INDEX pending_blobs_created ON pending_blobs(created);
     """
 ALTER TABLE objects ADD COLUMN md5 TEXT NOT NULL DEFAULT '';
 ALTER TABLE parts ADD COLUMN md5 TEXT NOT NULL DEFAULT '';
+""",  # 10: user metadata and checksums of objects, and the metadata an unfinished upload will give its object
+    """
+ALTER TABLE objects ADD COLUMN attrs TEXT NOT NULL DEFAULT '';
+ALTER TABLE uploads ADD COLUMN attrs TEXT NOT NULL DEFAULT '';
 """,
 )
 
