@@ -13,6 +13,7 @@
     ├── AuthQueryInvalid         400, a presigned query that is malformed or lives too long
     ├── BucketNotFound           404
     ├── FileNotFound             404
+    │   └── NoSuchCorsConfiguration  404 (S3)
     ├── UploadNotFound           404
     ├── MethodNotAllowed         405
     ├── RenameConflict           406
@@ -146,6 +147,11 @@ class FileNotFound(HoldallError):
     ret_code = -148654
     code = "NoSuchKey"
     default_message = "file not exist"
+
+
+class NoSuchCorsConfiguration(FileNotFound):
+    code = "NoSuchCORSConfiguration"
+    default_message = "The CORS configuration does not exist"
 
 
 class UploadNotFound(HoldallError):

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -171,6 +173,8 @@ def test_listings_page_like_s3(s3: Any, name: str) -> None:
     assert [item["Key"] for item in after["Contents"]] == ["a/05", "a/06"]
     v1 = s3.get_paginator("list_objects").paginate(Bucket=name, PaginationConfig={"PageSize": 4})
     assert [item["Key"] for page in v1 for item in page.get("Contents", [])] == sorted(keys)
+    empty = s3.list_objects_v2(Bucket=name, MaxKeys=0)
+    assert empty["KeyCount"] == 0 and "Contents" not in empty and not empty["IsTruncated"]
     first = s3.list_objects_v2(Bucket=name, MaxKeys=2)
     assert first["IsTruncated"] and first["KeyCount"] == 2
     entry = first["Contents"][0]
@@ -538,3 +542,185 @@ def test_user_metadata_and_checksums_are_kept(s3: Any, server: Server, name: str
     assert put.status_code == 200
     assert s3.head_object(Bucket=name, Key="from-ufile")["Metadata"] == {"colour": "blue"}
     assert call(server, "GET", name, "m").headers["X-Ufile-Meta-Owner"] == "ana"
+
+
+def test_sigv2_header_signatures(server: Server, name: str, tmp_path: Path) -> None:
+    v2 = s3_client(server, signature_version="s3")
+    v2.create_bucket(Bucket=name)
+    v2.put_object(Bucket=name, Key="two/a b+c.txt", Body=b"signed the old way", Metadata={"m": "1"})
+    got = v2.get_object(Bucket=name, Key="two/a b+c.txt")
+    assert got["Body"].read() == b"signed the old way" and got["Metadata"] == {"m": "1"}
+    assert [item["Key"] for item in v2.list_objects(Bucket=name, Prefix="two/")["Contents"]] == ["two/a b+c.txt"]
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(11 * 1024 * 1024))
+    v2.upload_file(str(big), name, "big")
+    v2.download_file(name, "big", str(tmp_path / "back"))
+    assert (tmp_path / "back").read_bytes() == big.read_bytes()
+    v2.delete_objects(Bucket=name, Delete={"Objects": [{"Key": "big"}]})
+    wrong = s3_client(server, (ACCESS_KEY, "not-the-secret"), signature_version="s3")
+    with pytest.raises(ClientError) as refused:
+        wrong.get_object(Bucket=name, Key="two/a b+c.txt")
+    assert code_of(refused) == ("SignatureDoesNotMatch", 403)
+
+
+def test_boto3_trailing_checksums_in_aws_chunked_bodies(
+    server: Server, name: str, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """boto3 frames a streaming upload as STREAMING-UNSIGNED-PAYLOAD-TRAILER with the checksum after the
+    bytes; it does so over TLS only, so the test tells it the endpoint is https."""
+    from urllib.parse import urlparse
+
+    import botocore.httpchecksum
+
+    s3.create_bucket(Bucket=name)
+    monkeypatch.setattr(botocore.httpchecksum, "urlparse", lambda url: urlparse(url.replace("http:", "https:", 1)))
+    sent: list[dict[str, str]] = []
+    client = s3_client(server)
+    client.meta.events.register(
+        "before-send.s3.*", lambda request, **_: sent.append({k.lower(): v for k, v in request.headers.items()})
+    )
+    body = os.urandom(300_000)
+    put = client.put_object(Bucket=name, Key="trailed", Body=io.BytesIO(body), ChecksumAlgorithm="CRC32")
+    framing = sent[-1]["x-amz-content-sha256"]
+    assert framing in ("STREAMING-UNSIGNED-PAYLOAD-TRAILER", b"STREAMING-UNSIGNED-PAYLOAD-TRAILER"), sent[-1]
+    crc = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    assert put["ChecksumCRC32"] == crc
+    got = client.get_object(Bucket=name, Key="trailed", ChecksumMode="ENABLED")
+    assert got["Body"].read() == body and got["ChecksumCRC32"] == crc
+
+    def corrupt(request: Any, **_: Any) -> None:
+        request.body = _Corrupting(request.body)
+
+    client.meta.events.register("before-send.s3.PutObject", corrupt)
+    with pytest.raises(ClientError) as refused:
+        client.put_object(Bucket=name, Key="corrupt", Body=io.BytesIO(body), ChecksumAlgorithm="CRC32")
+    assert code_of(refused) == ("BadDigest", 400)
+    assert "Contents" not in s3.list_objects_v2(Bucket=name, Prefix="corrupt")
+
+
+class _Corrupting:
+    """A request body one byte of which changes on its way out (after the client's checksum was taken)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.changed = False
+
+    def read(self, amount: int = -1) -> bytes:
+        data = self.inner.read(amount)
+        if not self.changed and len(data) > 100:
+            self.changed = True
+            data = data[:50] + bytes([data[50] ^ 1]) + data[51:]
+        return data  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_signed_aws_chunked_bodies(server: Server, name: str, s3: Any) -> None:
+    """STREAMING-AWS4-HMAC-SHA256-PAYLOAD: the request signed by botocore's SigV4, each chunk then
+    signed from it (the chunk signer matches AWS's published example, tests/unit/test_aws_chunked.py)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from holdall.auth import v4
+    from holdall.server.aws_chunked import ChunkSigner
+
+    s3.create_bucket(Bucket=name)
+    data = os.urandom(200_000)
+
+    def send(key: str, tamper: bool = False) -> requests.Response:
+        url = f"{server.url}/{name}/{key}"
+        request = AWSRequest("PUT", url, headers={
+            "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "content-encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(len(data)),
+        })  # fmt: skip
+        SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", "cn-bj").add_auth(request)
+        stamp = request.headers["x-amz-date"]
+        seed = request.headers["Authorization"].rpartition("Signature=")[2]
+        signer = ChunkSigner(
+            v4.signing_key(v4.AWS4, SECRET_KEY, stamp[:8], "cn-bj"), stamp, f"{stamp[:8]}/cn-bj/s3/aws4_request", seed
+        )
+        framed, previous = b"", seed
+        for piece in (data[:65536], data[65536:131072], data[131072:], b""):
+            previous = signer.sign("PAYLOAD", previous, hashlib.sha256(piece).hexdigest())
+            framed += f"{len(piece):x};chunk-signature={previous}\r\n".encode() + piece + b"\r\n"
+        if tamper:
+            framed = framed.replace(data[70000:70010], bytes(10), 1)
+        return requests.put(url, data=framed, headers=dict(request.headers))
+
+    stored = send("chunked")
+    assert stored.status_code == 200, stored.text
+    assert stored.headers["ETag"] == f'"{hashlib.md5(data).hexdigest()}"'
+    assert s3.get_object(Bucket=name, Key="chunked")["Body"].read() == data
+    refused = send("tampered", tamper=True)
+    assert refused.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in refused.text
+    assert "Contents" not in s3.list_objects_v2(Bucket=name, Prefix="tampered")
+
+
+def test_bucket_cors_through_s3(s3: Any, server: Server, name: str) -> None:
+    s3.create_bucket(Bucket=name)
+    with pytest.raises(ClientError) as none:
+        s3.get_bucket_cors(Bucket=name)
+    assert code_of(none) == ("NoSuchCORSConfiguration", 404)
+    rule = {
+        "AllowedOrigins": ["https://app.example"], "AllowedMethods": ["PUT", "GET"],
+        "AllowedHeaders": ["content-type", "x-amz-*"], "ExposeHeaders": ["x-amz-meta-owner"], "MaxAgeSeconds": 600,
+    }  # fmt: skip
+    s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [rule]})
+    assert s3.get_bucket_cors(Bucket=name)["CORSRules"] == [rule]
+    ask = {"Origin": "https://app.example", "Access-Control-Request-Method": "PUT"}
+    allowed = requests.options(
+        f"{server.url}/{name}/k", headers={**ask, "Access-Control-Request-Headers": "x-amz-date"}
+    )
+    assert allowed.status_code == 200 and allowed.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert allowed.headers["Access-Control-Max-Age"] == "600"
+    assert api(server, "DescribeBucket", BucketName=name)["DataSet"][0]["CORSRules"] == [rule]  # UFile sees them
+    with pytest.raises(ClientError) as bad:
+        s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [{**rule, "AllowedMethods": ["PATCH"]}]})
+    assert code_of(bad)[1] == 400
+    s3.delete_bucket_cors(Bucket=name)
+    assert requests.options(f"{server.url}/{name}/k", headers=ask).status_code == 403
+
+
+def test_upload_part_copy_and_conditional_copies(s3: Any, name: str) -> None:
+    s3.create_bucket(Bucket=name)
+    data = os.urandom(12 * 1024 * 1024 + 5)
+    source = s3.put_object(Bucket=name, Key="source", Body=data, Metadata={"from": "source"})
+    s3.copy({"Bucket": name, "Key": "source"}, name, "managed")  # boto3's managed copy: UploadPartCopy ranges
+    copied = s3.head_object(Bucket=name, Key="managed")
+    assert copied["ETag"].endswith('-2"') and copied["ContentLength"] == len(data)
+    assert s3.get_object(Bucket=name, Key="managed")["Body"].read() == data
+
+    upload = s3.create_multipart_upload(Bucket=name, Key="ranged")["UploadId"]
+    first = s3.upload_part_copy(
+        Bucket=name, Key="ranged", UploadId=upload, PartNumber=1,
+        CopySource={"Bucket": name, "Key": "source"}, CopySourceRange="bytes=0-5242879",
+    )["CopyPartResult"]  # fmt: skip
+    assert first["ETag"] == f'"{hashlib.md5(data[:5242880]).hexdigest()}"'
+    second = s3.upload_part(Bucket=name, Key="ranged", UploadId=upload, PartNumber=2, Body=b"tail")
+    with pytest.raises(ClientError) as outside:
+        s3.upload_part_copy(
+            Bucket=name, Key="ranged", UploadId=upload, PartNumber=3,
+            CopySource={"Bucket": name, "Key": "source"}, CopySourceRange=f"bytes=0-{len(data)}",
+        )  # fmt: skip
+    assert code_of(outside) == ("InvalidRange", 416)
+    parts = [{"PartNumber": 1, "ETag": first["ETag"]}, {"PartNumber": 2, "ETag": second["ETag"]}]
+    s3.complete_multipart_upload(Bucket=name, Key="ranged", UploadId=upload, MultipartUpload={"Parts": parts})
+    assert s3.get_object(Bucket=name, Key="ranged")["Body"].read() == data[:5242880] + b"tail"
+
+    def copy(**conditions: Any) -> Any:
+        return s3.copy_object(Bucket=name, Key="dst", CopySource={"Bucket": name, "Key": "source"}, **conditions)
+
+    assert copy(CopySourceIfMatch=source["ETag"])["CopyObjectResult"]["ETag"] == source["ETag"]
+    past, future = "Thu, 01 Jan 2015 00:00:00 GMT", "Fri, 01 Jan 2100 00:00:00 GMT"
+    for conditions in (
+        {"CopySourceIfMatch": '"0000"'},
+        {"CopySourceIfNoneMatch": source["ETag"]},
+        {"CopySourceIfModifiedSince": future},
+        {"CopySourceIfUnmodifiedSince": past},
+    ):
+        with pytest.raises(ClientError) as failed:
+            copy(**conditions)
+        assert code_of(failed) == ("PreconditionFailed", 412), conditions
+    assert copy(CopySourceIfModifiedSince=past, CopySourceIfUnmodifiedSince=future)["CopyObjectResult"]["ETag"]

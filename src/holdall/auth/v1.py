@@ -174,10 +174,24 @@ def string_to_sign(
     *,
     content_type: str,
 ) -> str:
-    prefix = parsed.dialect.header_prefix
+    """A presigned query's: the Date line holds Expires."""
+    return _string_to_sign(parsed.dialect, method, resource, headers, content_type, str(parsed.expires_at))
+
+
+def header_string_to_sign(dialect: V1Dialect, method: str, resource: str, headers: Mapping[str, str]) -> str:
+    """A request signed in ``Authorization: AWS|OSS key:signature``: the Date line holds the Date
+    header, or nothing when ``x-amz-date`` (signed among the custom headers) stands in for it."""
+    date = "" if dialect is AWS2 and "x-amz-date" in headers else headers.get("date", "")
+    return _string_to_sign(dialect, method, resource, headers, headers.get("content-type", ""), date)
+
+
+def _string_to_sign(
+    dialect: V1Dialect, method: str, resource: str, headers: Mapping[str, str], content_type: str, date: str
+) -> str:
+    prefix = dialect.header_prefix
     custom = "".join(f"{name}:{headers[name].strip()}\n" for name in sorted(headers) if name.startswith(prefix))
     md5 = headers.get("content-md5", "").strip()
-    return f"{method.upper()}\n{md5}\n{content_type}\n{parsed.expires_at}\n{custom}{resource}"
+    return f"{method.upper()}\n{md5}\n{content_type}\n{date}\n{custom}{resource}"
 
 
 signature = ufile.sign

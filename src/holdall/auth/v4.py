@@ -183,7 +183,8 @@ def parse_query(dialect: V4Dialect, query: Mapping[str, str]) -> V4Query:
 
 def parse_authorization(dialect: V4Dialect, value: str, headers: Mapping[str, str]) -> V4Query:
     """``<algorithm> Credential=…, SignedHeaders=…, Signature=…`` with the ``x-amz-date`` and
-    ``x-amz-content-sha256`` headers it relies on (``x-tos-…`` for TOS)."""
+    ``x-amz-content-sha256`` headers it relies on (``x-tos-…`` for TOS; OSS4 names its extra signed
+    headers in ``AdditionalHeaders`` and signs every ``x-oss-*`` one anyway)."""
     scheme, _, rest = value.partition(" ")
     if scheme != dialect.algorithm:
         raise QueryError(f"the scheme must be {dialect.algorithm}")
@@ -193,7 +194,9 @@ def parse_authorization(dialect: V4Dialect, value: str, headers: Mapping[str, st
         if not equals or name in fields:
             raise QueryError("expected Credential=…, SignedHeaders=…, Signature=…, each once")
         fields[name] = field
-    missing = [name for name in ("Credential", "SignedHeaders", "Signature") if not fields.get(name)]
+    listed = "AdditionalHeaders" if dialect is OSS4 else "SignedHeaders"  # OSS4's is optional
+    required = ("Credential", "Signature") if dialect is OSS4 else ("Credential", "SignedHeaders", "Signature")
+    missing = [name for name in required if not fields.get(name)]
     if missing:
         raise QueryError(f"the Authorization header has no {missing[0]}")
     access_key, date, region = parse_credential(dialect, fields["Credential"])
@@ -201,8 +204,9 @@ def parse_authorization(dialect: V4Dialect, value: str, headers: Mapping[str, st
     timestamp = headers.get(f"{prefix}date", "")
     signed_at = _signed_at(timestamp, date, f"{prefix}date")
     payload = headers.get(f"{prefix}content-sha256", "")
-    if not payload:
+    if not payload and dialect is AWS4:
         raise QueryError(f"{prefix}content-sha256 must be sent")
+    payload = payload or UNSIGNED_PAYLOAD  # what TOS and OSS sign when they send none
     return V4Query(
         dialect=dialect,
         access_key=access_key,
@@ -211,7 +215,7 @@ def parse_authorization(dialect: V4Dialect, value: str, headers: Mapping[str, st
         timestamp=timestamp,
         signed_at=signed_at,
         expires=0,
-        signed_headers=tuple(name.strip().lower() for name in fields["SignedHeaders"].split(";")),
+        signed_headers=tuple(name.strip().lower() for name in fields.get(listed, "").split(";") if name.strip()),
         signature=fields["Signature"].lower(),
         security_token=headers.get(f"{prefix}security-token", ""),
         payload=payload,

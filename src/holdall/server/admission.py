@@ -44,6 +44,14 @@ def body(principal: Principal, request: Request) -> AsyncIterator[bytes]:
     return chunks
 
 
+def account_keys_only(principal: Principal) -> str:
+    """The account of a request that only an account's own keys may make (no token): creating, deleting
+    and configuring buckets."""
+    if principal.token is not None:
+        raise AccessDenied("only an account's own keys may list, create, delete or configure buckets")
+    return principal.account_id
+
+
 def check_owner(principal: Principal, bucket: Bucket) -> None:
     if not principal.anonymous and principal.account_id != bucket.account_id:
         raise AccessDenied(f"this key may not use bucket {bucket.name!r}")

@@ -18,13 +18,14 @@ from holdall.server.control_api import VOLCENGINE_VERSION, ControlApi
 from holdall.server.control_auth import ControlAuthenticator
 from holdall.server.control_request import is_management_call
 from holdall.server.cors import Cors
-from holdall.server.dialects import S3_HEADER, detect, dialect_error
+from holdall.server.dialects import detect, dialect_error
 from holdall.server.envelopes import envelopes
 from holdall.server.http import UFILE, Receive, Request, Response, Scope, Send, send_response
 from holdall.server.management import ManagementApi
 from holdall.server.replies import json_response, session_id
 from holdall.server.routing import route
 from holdall.server.s3_api import S3Api
+from holdall.server.s3_auth import HEADER_DIALECTS
 from holdall.server.ufile_accounting_api import AccountingApi
 from holdall.server.ufile_api import BucketApi, ufile_specs
 from holdall.server.ufile_data import DataPlane
@@ -155,7 +156,7 @@ class HoldallApp:
                 response = await self.cors.preflight(request)
             else:
                 target = route(request.header("host"), request.raw_path, self.settings.domain)
-                if dialect == S3_HEADER:
+                if dialect in HEADER_DIALECTS:
                     response = await parts.s3.handle(request, target, dialect)
                 elif target is not None:
                     call = await parts.data.open(request, target, dialect)

@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 from holdall.errors import HoldallError, RangeNotSatisfiable, SignatureMismatch
 from holdall.server.http import UFILE, Response
 from holdall.server.replies import error_response, json_response, session_id
+from holdall.server.s3_auth import HEADER_DIALECTS, header_dialect
 
 MARKERS = (
     ("X-Amz-Algorithm", "aws4"),
@@ -25,22 +26,18 @@ MARKERS = (
     ("AWSAccessKeyId", "aws2"),
     ("q-sign-algorithm", "cos"),
 )
-S3_HEADER = "s3v4"
-"""Signed with SigV4 in the Authorization header: served by the S3 API."""
-FAMILY = {"aws4": "s3", "aws2": "s3", S3_HEADER: "s3", "oss4": "oss", "oss1": "oss", "tos4": "tos", "cos": "cos"}
+FAMILY = {"aws4": "s3", "aws2": "s3", "oss4": "oss", "oss1": "oss", "tos4": "tos", "cos": "cos"}
+FAMILY.update((name, dialect.family) for name, dialect in HEADER_DIALECTS.items())
 
 
 def detect(query: Mapping[str, str], headers: Mapping[str, str]) -> str:
-    """The dialect of a presigned query, or of a COS or SigV4 Authorization header; UFile's when it is none of them."""
+    """The dialect of a presigned query, or of a COS or S3-shaped Authorization header (served by the S3
+    API, :data:`~holdall.server.s3_auth.HEADER_DIALECTS`); UFile's when it is none of them."""
     for marker, dialect in MARKERS:
         if marker in query:
             return dialect
-    authorization = headers.get("authorization", "")
-    if authorization.startswith("q-sign-algorithm="):
-        return "cos"
-    if authorization.startswith("AWS4-HMAC-SHA256 "):
-        return S3_HEADER
-    return UFILE
+    found = header_dialect(headers.get("authorization", ""))
+    return found.name if found is not None else UFILE
 
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

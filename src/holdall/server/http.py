@@ -148,6 +148,35 @@ class Request:
         return b"".join(parts)
 
 
+BodyDecoder = Callable[[AsyncIterator[bytes]], AsyncIterator[bytes]]
+
+
+class RequestView(Request):
+    """The same request as a dialect hands it to the handlers: its headers under the names they read
+    and its body decoded (``aws-chunked``). Reading the view reads the request it shows."""
+
+    __slots__ = ("_decode", "_origin")
+
+    def __init__(self, origin: Request, headers: dict[str, str], decode: BodyDecoder | None) -> None:
+        self.scope, self._receive, self.body_timeout = origin.scope, origin._receive, origin.body_timeout
+        self.method, self.raw_path, self.query = origin.method, origin.raw_path, origin.query
+        self._consumed = self._finished = False
+        self.headers = headers
+        self._origin, self._decode = origin, decode
+
+    @property
+    def body_pending(self) -> bool:
+        return self._origin.body_pending
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self._consumed:
+            return
+        self._consumed = True
+        source = self._origin.chunks()
+        async for chunk in self._decode(source) if self._decode else source:
+            yield chunk
+
+
 @dataclass(slots=True)
 class Response:
     status: int = 200

@@ -55,7 +55,7 @@ class PresignedAuth:
                 return await self._v4(V4_DIALECTS[dialect], request, bucket, key, virtual)
             if dialect in V1_DIALECTS:
                 return await self._v1(V1_DIALECTS[dialect], request, bucket, key, virtual)
-            return await self._cos(request, bucket, key, virtual)
+            return await self.cos(request, bucket, key, virtual)
         except v4.QueryError as problem:
             raise AuthQueryInvalid(str(problem)) from None
 
@@ -115,7 +115,9 @@ class PresignedAuth:
                 raise SignatureMismatch(BROWSER_HINT.format(type=content_type))
         raise SignatureMismatch(string_to_sign=first)
 
-    async def _cos(self, request: Request, bucket: str, key: str, virtual_host: bool) -> Verified:
+    async def cos(self, request: Request, bucket: str, key: str, virtual_host: bool) -> Verified:
+        """A COS ``q-sign`` signature, in the query or (as the COS SDK sends it) in Authorization, where
+        every ``x-cos-*`` header must be signed."""
         signed = request.query
         presigned = "q-sign-algorithm" in signed
         if not presigned:  # COS SDK requests carry the same fields in Authorization
@@ -123,6 +125,11 @@ class PresignedAuth:
         parsed = cos.parse_query(signed, request.headers)
         if virtual_host and "host" not in parsed.header_list:
             raise AccessDenied("q-header-list must include host: on a bucket host only the host names the bucket")
+        unsigned = sorted(
+            name for name in request.headers if name.startswith("x-cos-") and name not in parsed.header_list
+        )
+        if unsigned and not presigned:
+            raise AccessDenied(f"headers present in the request were not signed: {', '.join(unsigned)}")
         folded = [name.lower() for name in request.query]
         twice = next((name for name in parsed.param_list if folded.count(name) > 1), None)
         if twice is not None:
@@ -131,7 +138,7 @@ class PresignedAuth:
             raise AuthQueryInvalid("q-sign-time may span at most 7 days (604800 seconds)")
         _check_window(clock.now(), parsed.starts_at, parsed.expires_at)
         secret, principal = await self.lookup(parsed.access_key, parsed.security_token)
-        path = f"/{key}" if virtual_host else f"/{bucket}/{key}"
+        path = f"/{key}" if virtual_host or not bucket else f"/{bucket}/{key}"
         text = cos.string_to_sign(parsed, cos.http_string(parsed, request.method, path, request.query, request.headers))
         if not _same(cos.signature(secret, parsed.key_time, text), parsed.signature):
             raise SignatureMismatch(string_to_sign=text)

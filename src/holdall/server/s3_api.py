@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
-from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 from holdall.auth.principal import Op, Principal
@@ -32,30 +31,31 @@ from holdall.errors import (
     NotImplementedHere,
     OperationAborted,
     ParameterRefusal,
-    PreconditionFailed,
     Refusal,
     TooSoon,
 )
 from holdall.parsing import is_ascii_uint
-from holdall.server.admission import Admission, body, check_token, copy_source
+from holdall.server.admission import Admission, account_keys_only, body, check_token, copy_source
 from holdall.server.authenticate import Authenticator
 from holdall.server.context import Call
+from holdall.server.dialects import FAMILY
 from holdall.server.http import Request, Response
 from holdall.server.metadata import add_user_metadata, user_metadata
 from holdall.server.object_reply import ObjectReplies, object_headers
 from holdall.server.operations import Operation, Scope
 from holdall.server.routing import Target, check_key
-from holdall.server.s3_auth import verify_header
+from holdall.server.s3_auth import HEADER_DIALECTS, Verified, answer, present
+from holdall.server.s3_conditions import check_copy_source, not_modified
+from holdall.server.s3_cors import S3Cors
 from holdall.server.s3_multipart import S3Multipart
 from holdall.server.s3_xml import (
     add_checksums,
     boolean,
     check_body,
     child_text,
-    entries,
     expected,
-    fields,
     iso,
+    listing_reply,
     parse_xml,
     s3_etag,
     sent_checksums,
@@ -63,7 +63,6 @@ from holdall.server.s3_xml import (
     xml,
 )
 from holdall.service.buckets import BucketService, resolve_project
-from holdall.service.digests import Expected
 from holdall.service.multipart import MultipartService
 from holdall.service.objects import MAX_LIST, ObjectService
 from holdall.service.usage import Meter
@@ -131,6 +130,7 @@ BUCKET_ROUTES = {
     "GET": [
         _route("GetBucketLocation", Op.LIST, "get_bucket_location", "location"),
         _route("GetBucketAcl", Op.LIST, "get_bucket_acl", "acl"),
+        _route("GetBucketCors", Op.LIST, "get_bucket_cors", "cors"),
         _route(
             "ListMultipartUploads",
             Op.LIST,
@@ -145,15 +145,22 @@ BUCKET_ROUTES = {
             "list-type",
             params=(*LISTING, "continuation-token", "start-after", "fetch-owner"),
         ),
-        _route("ListObjects", Op.LIST, "list_objects", params=(*LISTING, "marker")),
+        # the tos SDK adds x-tos-bucket-type=hns to every ListObjects; it changes nothing here
+        _route("ListObjects", Op.LIST, "list_objects", params=(*LISTING, "marker", "x-tos-bucket-type")),
     ],
     "HEAD": [_route("HeadBucket", Op.LIST, "head_bucket")],
     "PUT": [
         _route("PutBucketAcl", Op.WRITE, "put_bucket_acl", "acl"),
+        _route("PutBucketCors", Op.WRITE, "put_bucket_cors", "cors"),
         _route("CreateBucket", Op.WRITE, "create_bucket"),
     ],
-    "DELETE": [_route("DeleteBucket", Op.DELETE, "delete_bucket")],
-    "POST": [_route("DeleteObjects", Op.DELETE, "delete_objects", "delete", scope=Scope.LATER)],
+    "DELETE": [
+        _route("DeleteBucketCors", Op.DELETE, "delete_bucket_cors", "cors"),
+        _route("DeleteBucket", Op.DELETE, "delete_bucket"),
+    ],
+    "POST": [
+        _route("DeleteObjects", Op.DELETE, "delete_objects", "delete", params=("encoding-type",), scope=Scope.LATER)
+    ],
 }
 OBJECT_ROUTES = {
     "GET": [
@@ -174,8 +181,12 @@ OBJECT_ROUTES = {
         _route("DeleteObject", Op.DELETE, "delete_object"),
     ],
 }
+CRC64_FAMILIES = frozenset(("oss", "tos"))
+"""Dialects whose SDKs check an upload's CRC-64 against the server's (x-oss-hash-crc64ecma)."""
 BODY_ROUTES = frozenset(("PutObject", "UploadPart"))
-COMMAND_BODIES = frozenset(("CreateBucket", "PutBucketAcl", "DeleteObjects", "CompleteMultipartUpload"))
+COMMAND_BODIES = frozenset(
+    ("CreateBucket", "PutBucketAcl", "PutBucketCors", "DeleteObjects", "CompleteMultipartUpload")
+)
 """Routes whose body says what they do: its SHA-256 must be signed (``UNSIGNED-PAYLOAD`` would let a
 captured request delete or assemble other keys)."""
 UNADMITTED = frozenset(("ListBuckets", "CreateBucket"))
@@ -235,9 +246,11 @@ class S3Api:
         self.authn = authenticator
         self.admission = admission
         self.replies = ObjectReplies(objects, meter)
-        uploads = S3Multipart(meta, multipart)
+        parts = (self, S3Multipart(meta, multipart), S3Cors(meta, buckets))
         self._handlers: dict[str, Callable[..., Awaitable[Response]]] = {
-            operation.handler: getattr(self, operation.handler, None) or getattr(uploads, operation.handler)
+            operation.handler: next(
+                getattr(part, operation.handler) for part in parts if hasattr(part, operation.handler)
+            )
             for level in (BUCKET_ROUTES, OBJECT_ROUTES)
             for operations in level.values()
             for operation in operations
@@ -247,17 +260,23 @@ class S3Api:
 
     # ----------------------------------------------------------------- dispatch
 
-    async def handle(self, request: Request, target: Target | None, dialect: str) -> Response:
-        principal, expected = await verify_header(request, self.authn.lookup)
+    async def handle(self, request: Request, target: Target | None, dialect_name: str) -> Response:
+        dialect = HEADER_DIALECTS[dialect_name]
+        verified = await dialect.verify(request, target, self.authn.lookup)
+        request = present(dialect, request, verified)
+        return answer(dialect, await self._dispatch(request, target, dialect_name, verified))
+
+    async def _dispatch(self, request: Request, target: Target | None, dialect: str, verified: Verified) -> Response:
+        principal = verified.principal
         try:
             if target is None:
                 resolve(request.method, SERVICE_ROUTES, request)
-                return await self.list_buckets(self._account(principal))
+                return await self.list_buckets(account_keys_only(principal))
             operation = resolve(request.method, OBJECT_ROUTES if target.key else BUCKET_ROUTES, request)
-            if operation.name in COMMAND_BODIES and not expected and request.body_pending:
+            if operation.name in COMMAND_BODIES and verified.unsigned_payload and request.body_pending:
                 raise AccessDenied(f"{operation.name} needs x-amz-content-sha256 to sign its body")
             if operation.name == "CreateBucket":
-                return await self.create_bucket(request, self._account(principal), target.bucket)
+                return await self.create_bucket(request, account_keys_only(principal), target.bucket)
             bucket = await self.meta.bucket(target.bucket)
             if bucket is None:
                 raise BucketNotFound(f"The specified bucket does not exist: {target.bucket!r}")
@@ -268,16 +287,10 @@ class S3Api:
             admitted = await self.admission.admit((principal, None), call, scope_key)
             handler = self._handlers[operation.handler]
             if operation.name in BODY_ROUTES:
-                return await handler(call, admitted, expected)
+                return await handler(call, admitted, verified)
             return await handler(call, admitted)
         except Refusal as refusal:
             raise s3_error(refusal) from None
-
-    @staticmethod
-    def _account(principal: Principal) -> str:
-        if principal.token is not None:
-            raise AccessDenied("only an account's own keys may list, create or delete buckets")
-        return principal.account_id
 
     # ----------------------------------------------------------------- buckets
 
@@ -308,7 +321,7 @@ class S3Api:
         return Response(200, [(b"location", f"/{name}".encode())])
 
     async def delete_bucket(self, call: Call, principal: Principal) -> Response:
-        await self.buckets.delete(self._account(principal), call.bucket.name)
+        await self.buckets.delete(account_keys_only(principal), call.bucket.name)
         return Response(204)
 
     async def head_bucket(self, call: Call, principal: Principal) -> Response:
@@ -330,7 +343,7 @@ class S3Api:
         return xml("AccessControlPolicy", body + "</AccessControlList>")
 
     async def put_bucket_acl(self, call: Call, principal: Principal) -> Response:
-        request, account_id = call.request, self._account(principal)
+        request, account_id = call.request, account_keys_only(principal)
         acl = request.header("x-amz-acl")
         if acl not in CANNED_ACLS or any(header.startswith("x-amz-grant-") for header in request.headers):
             raise NotImplementedHere("PutBucketAcl takes x-amz-acl private or public-read; grants are not supported")
@@ -350,6 +363,8 @@ class S3Api:
         query = call.request.query
         limit, encode = _max_keys(query), _encoder(query)
         prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
+        if limit == 0:  # max-keys=0: an empty page, as S3 answers it
+            return Listing([], [], "", False), 0, encode
         return await self.objects.list_delimited(call.bucket.name, prefix, marker, limit, delimiter), limit, encode
 
     async def list_objects(self, call: Call, principal: Principal) -> Response:
@@ -364,7 +379,7 @@ class S3Api:
             shown.append(("NextMarker", encode(listing.next_marker)))
         if "encoding-type" in query:
             shown.append(("EncodingType", "url"))
-        return xml("ListBucketResult", fields(shown) + entries(listing.objects, listing.prefixes, encode))
+        return listing_reply(FAMILY[call.dialect], shown, listing, encode)
 
     async def list_objects_v2(self, call: Call, principal: Principal) -> Response:
         query = call.request.query
@@ -387,17 +402,17 @@ class S3Api:
             shown.append(("StartAfter", encode(start_after)))
         if "encoding-type" in query:
             shown.append(("EncodingType", "url"))
-        return xml("ListBucketResult", fields(shown) + entries(listing.objects, listing.prefixes, encode))
+        return listing_reply(FAMILY[call.dialect], shown, listing, encode)
 
     # ----------------------------------------------------------------- objects
 
-    async def put_object(self, call: Call, principal: Principal, signed: tuple[Expected, ...]) -> Response:
+    async def put_object(self, call: Call, principal: Principal, verified: Verified) -> Response:
         request, key = call.request, check_key(call.key)
         if principal.token is not None and principal.deny_update and await self.meta.object(call.bucket.name, key):
             raise principal.token.update_refused(key)
         if "x-amz-copy-source" in request.headers:
             return await self.copy_object(call, principal, key)
-        wanted = expected(request, signed)
+        wanted = expected(request, verified.expected)
         record = await self.objects.put(
             call.bucket,
             key,
@@ -407,14 +422,13 @@ class S3Api:
             expected=wanted,
             if_absent=principal.deny_update,
             user_meta=user_metadata(request.headers, "s3"),
-            checksums=sent_checksums(request),
+            checksums=sent_checksums(request) or verified.checksums,
+            crc64=FAMILY[call.dialect] in CRC64_FAMILIES,
         )
         return add_checksums(Response(200, [(b"etag", s3_etag(record).encode())]), record.checksums)
 
     async def copy_object(self, call: Call, principal: Principal, key: str) -> Response:
         request = call.request
-        if any(name.startswith("x-amz-copy-source-if-") for name in request.headers):
-            raise NotImplementedHere("conditional copies (x-amz-copy-source-if-*) are not supported yet")
         if "?" in request.header("x-amz-copy-source"):
             raise NotImplementedHere("a copy source with a versionId: holdall keeps no versions")
         directive = request.header("x-amz-metadata-directive", "COPY")
@@ -428,6 +442,8 @@ class S3Api:
             )
         async for _ in request.chunks():
             raise BadRequest("a copy request has no body")
+        source = await self.objects.require(src_bucket.name, src_key)
+        check_copy_source(request, s3_etag(source), source.modified)
         replace = directive == "REPLACE"
         record = await self.objects.copy(
             src_bucket.name,
@@ -446,11 +462,11 @@ class S3Api:
         record, inline = await self.objects.require_for_read(bucket.name, check_key(call.key))
         etag = s3_etag(record)
         response = add_user_metadata(object_headers(record, etag), record, "s3")
-        if _not_modified(request, etag, record.modified):
+        if not_modified(request, etag, record.modified):
             response.status = 304
             return response
-        if record.checksums and request.header("x-amz-checksum-mode") == "ENABLED" and "range" not in request.headers:
-            add_checksums(response, record.checksums)
+        if record.checksums and "range" not in request.headers:
+            add_checksums(response, _shown_checksums(record.checksums, request))
         return await self.replies.fill(response, request, bucket, record, inline)
 
     async def delete_object(self, call: Call, principal: Principal) -> Response:
@@ -477,12 +493,23 @@ class S3Api:
                 deleted.append(key)
             except HoldallError as error:
                 errors.append((key, error))
-        body_xml = "" if quiet else "".join(f"<Deleted><Key>{text(key)}</Key></Deleted>" for key in deleted)
+        encode = _encoder(request.query)
+        body_xml = "<EncodingType>url</EncodingType>" if "encoding-type" in request.query else ""
+        body_xml += "" if quiet else "".join(f"<Deleted><Key>{text(encode(key))}</Key></Deleted>" for key in deleted)
         body_xml += "".join(
-            f"<Error><Key>{text(key)}</Key><Code>{error.code}</Code><Message>{text(error.message)}</Message></Error>"
+            f"<Error><Key>{text(encode(key))}</Key><Code>{error.code}</Code>"
+            f"<Message>{text(error.message)}</Message></Error>"
             for key, error in errors
         )
         return xml("DeleteResult", body_xml)
+
+
+def _shown_checksums(checksums: dict[str, str], request: Request) -> dict[str, str]:
+    """What a whole-object read shows: the CRC-64 always (the OSS and TOS SDKs check it when it is
+    there), the x-amz-checksum-* values when the client asks (x-amz-checksum-mode ENABLED)."""
+    if request.header("x-amz-checksum-mode") == "ENABLED":
+        return checksums
+    return {name: value for name, value in checksums.items() if name == "crc64ecma"}
 
 
 def _max_keys(query: dict[str, str]) -> int:
@@ -491,7 +518,7 @@ def _max_keys(query: dict[str, str]) -> int:
         return MAX_LIST
     if not is_ascii_uint(raw):
         raise BadRequest("max-keys must be a number")
-    return max(1, min(int(raw), MAX_LIST))
+    return min(int(raw), MAX_LIST)
 
 
 def _encoder(query: dict[str, str]) -> Callable[[str], str]:
@@ -534,31 +561,3 @@ def _delete_request(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:
         raise BadRequest(f"DeleteObjects names 1 to {MAX_DELETE_KEYS} keys")
     quiet = (child_text(root, "Quiet") or "").strip() == "true"
     return named, quiet
-
-
-def _not_modified(request: Request, etag: str, modified: int) -> bool:
-    """Checks the preconditions: True for 304; PreconditionFailed for 412."""
-    if_match, if_none = request.header("if-match"), request.header("if-none-match")
-    if if_match and not _etag_listed(if_match, etag):
-        raise PreconditionFailed("At least one of the pre-conditions you specified did not hold")
-    unmodified_since = _date(request.header("if-unmodified-since"))
-    if not if_match and unmodified_since is not None and modified > unmodified_since:
-        raise PreconditionFailed("At least one of the pre-conditions you specified did not hold")
-    if if_none:
-        return _etag_listed(if_none, etag)
-    since = _date(request.header("if-modified-since"))
-    return since is not None and modified <= since
-
-
-def _etag_listed(header: str, etag: str) -> bool:
-    listed = [item.strip() for item in header.split(",")]
-    return "*" in listed or etag in listed or etag.strip('"') in listed
-
-
-def _date(value: str) -> float | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None

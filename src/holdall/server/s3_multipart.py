@@ -3,26 +3,33 @@ abort, list parts and list uploads. Uploads are the same rows UFile's multipart 
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
+
+from holdall import clock
 from holdall.auth.principal import Principal
-from holdall.errors import BadRequest, NotImplementedHere, UploadNotFound
+from holdall.errors import BadRequest, NotImplementedHere, RangeNotSatisfiable, UploadNotFound
 from holdall.parsing import is_ascii_uint
-from holdall.server.admission import body
+from holdall.server.admission import body, copy_source
 from holdall.server.context import Call
 from holdall.server.http import Response
 from holdall.server.metadata import user_metadata
 from holdall.server.routing import check_key
+from holdall.server.s3_auth import Verified
+from holdall.server.s3_conditions import check_copy_source
 from holdall.server.s3_xml import (
+    add_checksums,
     boolean,
     child_text,
-    echo_checksums,
     expected,
     fields,
     iso,
     parse_xml,
+    s3_etag,
+    sent_checksums,
     text,
     xml,
 )
-from holdall.service.digests import Expected
 from holdall.service.multipart import MAX_PARTS, MultipartService
 from holdall.store.meta.base import MetaStore, Upload
 
@@ -37,6 +44,27 @@ def _count(raw: str | None, name: str, default: int, high: int) -> int:
     if not is_ascii_uint(raw):
         raise BadRequest(f"{name} must be a non-negative integer")
     return min(int(raw), high)
+
+
+_COPY_RANGE = re.compile(r"bytes=(\d{1,19})-(\d{1,19})")
+
+
+def _copy_range(header: str, size: int) -> tuple[int, int]:
+    """The inclusive byte range x-amz-copy-source-range names (``bytes=first-last``), or the whole object."""
+    if not header:
+        return 0, size - 1
+    matched = _COPY_RANGE.fullmatch(header.strip())
+    if matched is None:
+        raise BadRequest("x-amz-copy-source-range must be bytes=first-last")
+    first, last = int(matched[1]), int(matched[2])
+    if first > last or last >= size:
+        raise RangeNotSatisfiable(size, f"the copy source has {size} bytes: {header!r} is outside it")
+    return first, last
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""
 
 
 class S3Multipart:
@@ -60,16 +88,33 @@ class S3Multipart:
         shown = [("Bucket", call.bucket.name), ("Key", key), ("UploadId", upload.id)]
         return xml("InitiateMultipartUploadResult", fields(shown))
 
-    async def upload_part(self, call: Call, principal: Principal, signed: tuple[Expected, ...]) -> Response:
+    async def upload_part(self, call: Call, principal: Principal, verified: Verified) -> Response:
         request = call.request
-        if "x-amz-copy-source" in request.headers:
-            raise NotImplementedHere("UploadPartCopy is not supported yet")
         upload = await self._upload(call)
         number = _count(request.query.get("partNumber"), "partNumber", 0, MAX_PARTS + 1)
+        if "x-amz-copy-source" in request.headers:
+            return await self._copy_part(call, principal, upload, number)
         part = await self.multipart.put_s3_part(
-            upload, number, body(principal, request), request.content_length, expected(request, signed)
+            upload, number, body(principal, request), request.content_length, expected(request, verified.expected)
         )
-        return echo_checksums(request, Response(200, [(b"etag", f'"{part.md5}"'.encode())]))
+        etag = Response(200, [(b"etag", f'"{part.md5}"'.encode())])
+        return add_checksums(etag, sent_checksums(request) or verified.checksums)
+
+    async def _copy_part(self, call: Call, principal: Principal, upload: Upload, number: int) -> Response:
+        """UploadPartCopy: the part is the source object's bytes, or the x-amz-copy-source-range of them."""
+        request, objects = call.request, self.multipart.objects
+        if "?" in request.header("x-amz-copy-source"):
+            raise NotImplementedHere("a copy source with a versionId: holdall keeps no versions")
+        src_bucket, src_key = await copy_source(self.meta, principal, request, "x-amz-copy-source")
+        async for _ in request.chunks():
+            raise BadRequest("a copy request has no body")
+        source = await objects.require(src_bucket.name, src_key)
+        check_copy_source(request, s3_etag(source), source.modified)
+        first, last = _copy_range(request.header("x-amz-copy-source-range"), source.size)
+        chunks = objects.read(source, first, last) if last >= first else _nothing()
+        part = await self.multipart.put_s3_part(upload, number, chunks, last - first + 1, ())
+        shown = f"<ETag>&quot;{part.md5}&quot;</ETag><LastModified>{iso(int(clock.now()))}</LastModified>"
+        return xml("CopyPartResult", shown)
 
     async def complete_upload(self, call: Call, principal: Principal) -> Response:
         upload = await self._upload(call)

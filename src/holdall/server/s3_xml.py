@@ -6,6 +6,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeXml
@@ -13,9 +14,10 @@ from defusedxml import DefusedXmlException
 
 from holdall.errors import BadRequest, ChecksumMismatch, InvalidDigest, NotImplementedHere
 from holdall.server.http import Request, Response
+from holdall.server.replies import json_response
 from holdall.service.blobsink import content_md5
 from holdall.service.digests import Digests, Expected
-from holdall.store.meta.base import ObjectRecord
+from holdall.store.meta.base import Listing, ObjectRecord
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 CHECKSUMS = ("crc32", "crc32c", "sha1", "sha256")
@@ -49,14 +51,50 @@ def fields(fields: list[tuple[str, str]]) -> str:
     return "".join(f"<{name}>{text(value)}</{name}>" for name, value in fields)
 
 
-def entries(objects: list[ObjectRecord], prefixes: list[str], encode: Callable[[str], str]) -> str:
+def entries(objects: list[ObjectRecord], prefixes: list[str], encode: Callable[[str], str], typed: bool) -> str:
+    """A listing's Contents and CommonPrefixes; ``typed``: with OSS's ``<Type>`` (Normal or Multipart),
+    which oss2 requires."""
     contents = "".join(
         f"<Contents><Key>{text(encode(record.key))}</Key><LastModified>{iso(record.modified)}</LastModified>"
-        f"<ETag>{text(s3_etag(record))}</ETag><Size>{record.size}</Size>"
+        f"<ETag>{text(s3_etag(record))}</ETag>{_type(record) if typed else ''}<Size>{record.size}</Size>"
         f"<StorageClass>{text(record.storage_class)}</StorageClass></Contents>"
         for record in objects
     )
     return contents + "".join(f"<CommonPrefixes><Prefix>{text(encode(p))}</Prefix></CommonPrefixes>" for p in prefixes)
+
+
+NUMBERS = frozenset(("MaxKeys", "KeyCount"))
+
+
+def listing_reply(
+    family: str, shown: list[tuple[str, str]], listing: Listing, encode: Callable[[str], str]
+) -> Response:
+    """A ListObjects (v1 or v2) reply in the dialect's shape: S3's XML (with OSS's ``<Type>``), or
+    TOS's JSON with the same fields. ``shown`` holds the fields already written as ``encode`` asks."""
+    if family != "tos":
+        body = entries(listing.objects, listing.prefixes, encode, family == "oss")
+        return xml("ListBucketResult", fields(shown) + body)
+    document: dict[str, Any] = {
+        name: int(value) if name in NUMBERS else value == "true" if name == "IsTruncated" else value
+        for name, value in shown
+    }
+    document["Contents"] = [
+        {
+            "Key": encode(record.key),
+            "LastModified": iso(record.modified),
+            "ETag": s3_etag(record),
+            "Size": record.size,
+            "StorageClass": record.storage_class,
+            **({"HashCrc64ecma": record.checksums["crc64ecma"]} if "crc64ecma" in record.checksums else {}),
+        }
+        for record in listing.objects
+    ]
+    document["CommonPrefixes"] = [{"Prefix": encode(prefix)} for prefix in listing.prefixes]
+    return json_response(document)
+
+
+def _type(record: ObjectRecord) -> str:
+    return "<Type>Multipart</Type>" if "-" in record.md5 else "<Type>Normal</Type>"
 
 
 def checksums(request: Request) -> tuple[Expected, ...]:
@@ -121,8 +159,9 @@ def sent_checksums(request: Request) -> dict[str, str]:
 
 
 def add_checksums(response: Response, checksums: dict[str, str]) -> Response:
+    """``x-amz-checksum-*`` headers, and ``x-amz-hash-crc64ecma`` (OSS's and TOS's, renamed by the dialect)."""
     for name, value in checksums.items():
-        response.header(f"x-amz-checksum-{name}", value)
+        response.header("x-amz-hash-crc64ecma" if name == "crc64ecma" else f"x-amz-checksum-{name}", value)
     return response
 
 

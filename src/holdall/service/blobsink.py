@@ -109,6 +109,7 @@ class BlobSink:
         space: FreeSpace,
         slots: UploadSlots,
         expected: tuple[Expected, ...] = (),
+        also: tuple[str, ...] = (),
         inline_limit: int = 0,
         announce: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
@@ -122,7 +123,7 @@ class BlobSink:
         self._slots = slots
         self._executor = executor
         self._max_size = max_size
-        self.digests = Digests(expected)
+        self.digests = Digests(expected, also)
         self.etag_hasher = ETagHasher()
         self.size = 0
         self._writer: BlobWriter | None = None

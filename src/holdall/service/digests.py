@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import crc32c as crc32c_module
+import crcmod
 
 from holdall.errors import HoldallError
 
@@ -35,12 +36,26 @@ class _Crc:
         return self._value.to_bytes(4, "big")
 
 
+class _Crc64:
+    """CRC-64/ECMA-182, reflected (what OSS and TOS call ``crc64ecma``), through crcmod's C extension."""
+
+    def __init__(self) -> None:
+        self._crc = crcmod.Crc(0x142F0E1EBA9EA3693, initCrc=0, rev=True, xorOut=0xFFFFFFFFFFFFFFFF)
+
+    def update(self, data: bytes) -> None:
+        self._crc.update(data)
+
+    def digest(self) -> bytes:
+        return int(self._crc.crcValue).to_bytes(8, "big")
+
+
 ALGORITHMS: dict[str, Callable[[], Hasher]] = {
     "md5": hashlib.md5,
     "sha1": hashlib.sha1,
     "sha256": hashlib.sha256,
     "crc32": lambda: _Crc(zlib.crc32),
     "crc32c": lambda: _Crc(crc32c_module.crc32c),
+    "crc64ecma": _Crc64,
 }
 
 
@@ -53,14 +68,15 @@ class Expected:
 
 
 class Digests:
-    """MD5 always, and whatever ``expected`` names; updated with every chunk, checked at the end."""
+    """MD5 always, whatever ``expected`` names and the algorithms ``also`` asks for; updated with every
+    chunk, checked at the end."""
 
-    def __init__(self, expected: tuple[Expected, ...] = ()) -> None:
+    def __init__(self, expected: tuple[Expected, ...] = (), also: tuple[str, ...] = ()) -> None:
         self.expected = expected
         self._hashers: dict[str, Hasher] = {"md5": hashlib.md5()}
-        for wanted in expected:
-            if wanted.algorithm not in self._hashers:
-                self._hashers[wanted.algorithm] = ALGORITHMS[wanted.algorithm]()
+        for algorithm in (*(wanted.algorithm for wanted in expected), *also):
+            if algorithm not in self._hashers:
+                self._hashers[algorithm] = ALGORITHMS[algorithm]()
 
     def update(self, data: bytes) -> None:
         for hasher in self._hashers.values():
@@ -68,6 +84,10 @@ class Digests:
 
     def digest(self, algorithm: str) -> bytes:
         return self._hashers[algorithm].digest()
+
+    def computed(self, algorithm: str) -> bytes | None:
+        hasher = self._hashers.get(algorithm)
+        return hasher.digest() if hasher is not None else None
 
     def check(self) -> None:
         for wanted in self.expected:

@@ -35,7 +35,13 @@ class ObjectService:
 
     # ----------------------------------------------------------------- writes
 
-    def sink(self, expected: tuple[Expected, ...], declared_size: int | None, max_size: int | None = None) -> BlobSink:
+    def sink(
+        self,
+        expected: tuple[Expected, ...],
+        declared_size: int | None,
+        max_size: int | None = None,
+        also: tuple[str, ...] = (),
+    ) -> BlobSink:
         limit = self.settings.max_object_size if max_size is None else min(max_size, self.settings.max_object_size)
         if declared_size is not None and declared_size > limit:
             raise EntityTooLarge(f"the body has {declared_size} bytes; the limit is {limit}")
@@ -47,6 +53,7 @@ class ObjectService:
             space=self.space,
             slots=self.upload_slots,
             expected=expected,
+            also=also,
             inline_limit=self.settings.inline_limit,
             announce=self._announce,
         )
@@ -67,14 +74,19 @@ class ObjectService:
         size_range: tuple[int, int] | None = None,
         user_meta: dict[str, str] | None = None,
         checksums: dict[str, str] | None = None,
+        crc64: bool = False,
     ) -> ObjectRecord:
         """Stores an object; ``size_range`` (from a form policy) bounds its size, both ends included;
-        ``checksums`` are among ``expected``, so they hold once the object is stored.
+        ``checksums`` are among ``expected``, so they hold once the object is stored (they may be
+        filled in while the body streams: a trailing checksum). ``crc64``: the object's CRC-64
+        (``crc64ecma``, as a decimal) is kept among its checksums, for the OSS and TOS SDKs.
 
         The object lands in ``bucket`` as it was when the request was authorised: if that bucket
         was deleted meanwhile (and perhaps made anew by someone else), the write fails."""
         require_header_safe(mime)
-        sink = self.sink(expected, declared_size, size_range[1] if size_range else None)
+        sink = self.sink(
+            expected, declared_size, size_range[1] if size_range else None, ("crc64ecma",) if crc64 else ()
+        )
         try:
             await sink.consume(chunks)
         except EntityTooLarge as error:
@@ -100,7 +112,7 @@ class ObjectService:
             manifest=[BlobRef(blob_id, sink.size)] if sink.size else [],
             md5=sink.digests.digest("md5").hex(),
             user_meta=user_meta or {},
-            checksums=checksums or {},
+            checksums=_with_crc64(checksums or {}, sink.digests.computed("crc64ecma")),
         )
         inline = {blob_id: sink.inline_data} if sink.inline_data else None
         try:
@@ -212,6 +224,10 @@ class ObjectService:
         if not delimiter:
             return await self.list_prefix(bucket, prefix, marker, limit)
         return await self.meta.list_delimited(bucket, prefix, marker, limit, delimiter)
+
+
+def _with_crc64(checksums: dict[str, str], crc64: bytes | None) -> dict[str, str]:
+    return checksums if crc64 is None else {**checksums, "crc64ecma": str(int.from_bytes(crc64, "big"))}
 
 
 def require_header_safe(mime: str) -> None:
