@@ -9,7 +9,10 @@ recursive decoder sees it.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
+
+from holdall.errors import BadRequest
 
 MAX_DIGITS = 19
 """Enough for any int64; more is not a number holdall takes."""
@@ -61,3 +64,16 @@ def loads_bounded(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
 def is_header_safe(value: str) -> bool:
     """Whether ``value`` can go out as a response header: printable Latin-1, tabs allowed."""
     return all(" " <= char <= "~" or char == "\t" or "\xa0" <= char <= "\xff" for char in value)
+
+
+def query_int(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter from ``low`` to ``high``; ``default`` when it is absent or empty."""
+    raw = query.get(name, "")
+    if raw == "":
+        return default
+    if not is_ascii_uint(raw.removeprefix("-")):
+        raise BadRequest(f"{name} must be an integer")
+    value = int(raw)
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}")
+    return value

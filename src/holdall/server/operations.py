@@ -48,7 +48,8 @@ class Operation:
     name: str
     op: Op
     handler: str
-    """The name of the :class:`~holdall.server.ufile_data.DataPlane` method that serves it."""
+    """The name of the handler method that serves it (UFile's in ufile_objects, ufile_forms and
+    ufile_multipart; S3's in s3_api, s3_multipart and s3_cors)."""
     scope: Scope = Scope.KEY
     signed_suffix: Callable[[Mapping[str, str]], str] | None = None
     """A resource suffix the UFile signature may also cover (the SDK's listobjects signs one)."""

@@ -62,6 +62,7 @@ from holdall.server.s3_xml import (
     text,
     xml,
 )
+from holdall.server.write_refusals import refuse_update, update_refusal
 from holdall.service.buckets import BucketService, resolve_project
 from holdall.service.multipart import MultipartService
 from holdall.service.objects import MAX_LIST, ObjectService
@@ -408,23 +409,23 @@ class S3Api:
 
     async def put_object(self, call: Call, principal: Principal, verified: Verified) -> Response:
         request, key = call.request, check_key(call.key)
-        if principal.token is not None and principal.deny_update and await self.meta.object(call.bucket.name, key):
-            raise principal.token.update_refused(key)
+        await refuse_update(self.meta, principal, call.bucket, key)
         if "x-amz-copy-source" in request.headers:
             return await self.copy_object(call, principal, key)
         wanted = expected(request, verified.expected)
-        record = await self.objects.put(
-            call.bucket,
-            key,
-            request.header("content-type"),
-            body(principal, request),
-            declared_size=request.content_length,
-            expected=wanted,
-            if_absent=principal.deny_update,
-            user_meta=user_metadata(request.headers, "s3"),
-            checksums=sent_checksums(request) or verified.checksums,
-            crc64=FAMILY[call.dialect] in CRC64_FAMILIES,
-        )
+        with update_refusal(principal, key):
+            record = await self.objects.put(
+                call.bucket,
+                key,
+                request.header("content-type"),
+                body(principal, request),
+                declared_size=request.content_length,
+                expected=wanted,
+                if_absent=principal.deny_update,
+                user_meta=user_metadata(request.headers, "s3"),
+                checksums=sent_checksums(request) or verified.checksums,
+                crc64=FAMILY[call.dialect] in CRC64_FAMILIES,
+            )
         return add_checksums(Response(200, [(b"etag", s3_etag(record).encode())]), record.checksums)
 
     async def copy_object(self, call: Call, principal: Principal, key: str) -> Response:
@@ -445,15 +446,16 @@ class S3Api:
         source = await self.objects.require(src_bucket.name, src_key)
         check_copy_source(request, s3_etag(source), source.modified)
         replace = directive == "REPLACE"
-        record = await self.objects.copy(
-            src_bucket.name,
-            src_key,
-            call.bucket,
-            key,
-            if_absent=principal.deny_update,
-            mime=request.header("content-type") if replace else None,
-            user_meta=user_metadata(request.headers, "s3") if replace else None,
-        )
+        with update_refusal(principal, key):
+            record = await self.objects.copy(
+                src_bucket.name,
+                src_key,
+                call.bucket,
+                key,
+                if_absent=principal.deny_update,
+                mime=request.header("content-type") if replace else None,
+                user_meta=user_metadata(request.headers, "s3") if replace else None,
+            )
         body = f"<ETag>{text(s3_etag(record))}</ETag><LastModified>{iso(record.modified)}</LastModified>"
         return xml("CopyObjectResult", body)
 

@@ -30,6 +30,7 @@ from holdall.server.s3_xml import (
     text,
     xml,
 )
+from holdall.server.write_refusals import refuse_update, update_refusal
 from holdall.service.multipart import MAX_PARTS, MultipartService
 from holdall.store.meta.base import MetaStore, Upload
 
@@ -81,8 +82,7 @@ class S3Multipart:
 
     async def create_upload(self, call: Call, principal: Principal) -> Response:
         key = check_key(call.key)
-        if principal.token is not None and principal.deny_update and await self.meta.object(call.bucket.name, key):
-            raise principal.token.update_refused(key)
+        await refuse_update(self.meta, principal, call.bucket, key)
         mime = call.request.header("content-type") or "binary/octet-stream"
         upload = await self.multipart.initiate(call.bucket.name, key, mime, user_metadata(call.request.headers, "s3"))
         shown = [("Bucket", call.bucket.name), ("Key", key), ("UploadId", upload.id)]
@@ -129,7 +129,8 @@ class S3Multipart:
             listed.append((int(number), etag.strip()))
         if len(listed) > MAX_PARTS:
             raise BadRequest(f"a multipart upload has at most {MAX_PARTS} parts")
-        record = await self.multipart.complete_s3(upload, listed, if_absent=principal.deny_update)
+        with update_refusal(principal, upload.key):
+            record = await self.multipart.complete_s3(upload, listed, if_absent=principal.deny_update)
         host = call.request.header("host")
         shown = [("Location", f"http://{host}/{call.bucket.name}/{record.key}"), ("Bucket", call.bucket.name)]
         shown += [("Key", record.key), ("ETag", f'"{record.md5}"')]
