@@ -724,3 +724,29 @@ def test_upload_part_copy_and_conditional_copies(s3: Any, name: str) -> None:
             copy(**conditions)
         assert code_of(failed) == ("PreconditionFailed", 412), conditions
     assert copy(CopySourceIfModifiedSince=past, CopySourceIfUnmodifiedSince=future)["CopyObjectResult"]["ETag"]
+
+
+def test_presigned_s3_urls_get_the_s3_api(s3: Any, server: Server, name: str) -> None:
+    """Presigned listings sign /bucket as boto3 writes it, and a browser can upload in parts through
+    presigned UploadPart URLs (what S3 multipart uploaders in web pages do)."""
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="a/1", Body=b"one")
+    for version in ("s3v4", "s3"):
+        signer = s3_client(server, signature_version=version)
+        listing = signer.generate_presigned_url("list_objects_v2", Params={"Bucket": name, "Prefix": "a/"})
+        listed = requests.get(listing)
+        assert listed.status_code == 200 and "<Key>a/1</Key>" in listed.text, listed.text
+        assert requests.head(signer.generate_presigned_url("head_bucket", Params={"Bucket": name})).status_code == 200
+    upload = s3.create_multipart_upload(Bucket=name, Key="big")["UploadId"]
+    data = os.urandom(6 * 1024 * 1024)
+    etags = []
+    for number, chunk in ((1, data[: 5 * 1024 * 1024]), (2, data[5 * 1024 * 1024 :])):
+        params = {"Bucket": name, "Key": "big", "UploadId": upload, "PartNumber": number}
+        put = requests.put(s3.generate_presigned_url("upload_part", Params=params), data=chunk)
+        assert put.status_code == 200 and put.headers["ETag"] == f'"{hashlib.md5(chunk).hexdigest()}"'
+        etags.append({"PartNumber": number, "ETag": put.headers["ETag"]})
+    s3.complete_multipart_upload(Bucket=name, Key="big", UploadId=upload, MultipartUpload={"Parts": etags})
+    assert s3.get_object(Bucket=name, Key="big")["Body"].read() == data
+    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": name, "Key": "one"})
+    stored = requests.put(put_url, data=b"presigned")
+    assert stored.headers["ETag"] == f'"{hashlib.md5(b"presigned").hexdigest()}"'

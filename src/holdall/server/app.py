@@ -23,7 +23,7 @@ from holdall.server.envelopes import envelopes
 from holdall.server.http import UFILE, Receive, Request, Response, Scope, Send, send_response
 from holdall.server.management import ManagementApi
 from holdall.server.replies import json_response, session_id
-from holdall.server.routing import route
+from holdall.server.routing import Target, route
 from holdall.server.s3_api import S3Api
 from holdall.server.s3_auth import HEADER_DIALECTS
 from holdall.server.ufile_accounting_api import AccountingApi
@@ -146,6 +146,7 @@ class HoldallApp:
         request: Request | None = None
         dialect = UFILE
         call: Call | None = None
+        s3_target: Target | None = None
         try:
             request = Request(scope, receive, self.settings.body_timeout)
             if request.query or "authorization" in request.headers:
@@ -157,6 +158,7 @@ class HoldallApp:
             else:
                 target = route(request.header("host"), request.raw_path, self.settings.domain)
                 if dialect in HEADER_DIALECTS:
+                    s3_target = target
                     response = await parts.s3.handle(request, target, dialect)
                 elif target is not None:
                     call = await parts.data.open(request, target, dialect)
@@ -173,14 +175,28 @@ class HoldallApp:
             log.exception("unexpected error, session %s", sid)
             response = json_response({"RetCode": -1, "ErrMsg": f"internal error, session {sid}"}, 500)
             response.header("x-sessionid", sid)
-        if call is not None and "origin" in call.request.headers:
-            self.cors.decorate(call.bucket, call.request, response)
+        if request is not None and "origin" in request.headers:
+            await self._decorate(request, call, s3_target, response)
         if request is not None and request.body_pending:
             response.header("connection", "close")  # the unread body would be taken for the next request
         try:
             await send_response(send, response, head_only, receive)
         except OSError:
             pass  # the client hung up while the reply was going out
+
+    async def _decorate(
+        self, request: Request, call: Call | None, s3_target: Target | None, response: Response
+    ) -> None:
+        """Adds the bucket's CORS headers to a reply, refusals included, so a page can read them."""
+        if call is not None:
+            self.cors.decorate(call.bucket, call.request, response)
+        elif s3_target is not None and self.parts is not None:
+            try:
+                bucket = await self.parts.meta.bucket(s3_target.bucket)
+            except HoldallError:
+                return
+            if bucket is not None:
+                self.cors.decorate(bucket, request, response)
 
     def _is_root(self, scope: Scope) -> bool:
         """Whether a request that could not be read was addressed to the management API."""

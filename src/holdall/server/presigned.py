@@ -16,6 +16,7 @@ from holdall.errors import AccessDenied, AuthQueryInvalid, RequestExpired, Signa
 from holdall.server.context import Call
 from holdall.server.guard import Coverage
 from holdall.server.http import Request
+from holdall.server.routing import decode_path, split_absolute
 
 Lookup = Callable[[str, str], Awaitable[tuple[str, Principal]]]
 """(access key, session token) → (secret, principal); raises when the key is unknown."""
@@ -43,6 +44,13 @@ def _check_window(now: float, starts_at: float, expires_at: float) -> None:
         raise RequestExpired()
 
 
+def _path_as_sent(request: Request) -> str:
+    """The path a SigV4 or TOS signature covers: as the client sent it, decoded once (``/bucket`` and
+    ``/bucket/`` differ, as they do for boto3)."""
+    raw, _ = split_absolute(request.raw_path, request.headers.get("host", ""))
+    return decode_path(raw) or "/"
+
+
 class PresignedAuth:
     def __init__(self, lookup: Lookup) -> None:
         self.lookup = lookup
@@ -52,14 +60,16 @@ class PresignedAuth:
         dialect, request, bucket, virtual = call.dialect, call.request, call.bucket.name, call.virtual_host
         try:
             if dialect in V4_DIALECTS:
-                return await self._v4(V4_DIALECTS[dialect], request, bucket, key, virtual)
+                return await self.v4_query(V4_DIALECTS[dialect], request, bucket, key, virtual)
             if dialect in V1_DIALECTS:
-                return await self._v1(V1_DIALECTS[dialect], request, bucket, key, virtual)
+                return await self.v1_query(V1_DIALECTS[dialect], request, bucket, key, virtual)
             return await self.cos(request, bucket, key, virtual)
         except v4.QueryError as problem:
             raise AuthQueryInvalid(str(problem)) from None
 
-    async def _v4(self, dialect: v4.V4Dialect, request: Request, bucket: str, key: str, virtual_host: bool) -> Verified:
+    async def v4_query(
+        self, dialect: v4.V4Dialect, request: Request, bucket: str, key: str, virtual_host: bool
+    ) -> Verified:
         parsed = v4.parse_query(dialect, request.query)
         if dialect is not v4.OSS4 and "host" not in parsed.signed_headers:
             # the bucket of a bucket host is named by the Host alone; S3 refuses such URLs too
@@ -67,7 +77,7 @@ class PresignedAuth:
         _check_window(clock.now(), parsed.signed_at, parsed.expires_at)
         secret, principal = await self.lookup(parsed.access_key, parsed.security_token)
         headers = request.headers
-        uri = f"/{bucket}/{key}" if dialect is v4.OSS4 or not virtual_host else f"/{key}"
+        uri = f"/{bucket}/{key}" if dialect is v4.OSS4 else _path_as_sent(request)
 
         def attempt(names: list[str]) -> tuple[bool, str, str]:
             canonical = v4.canonical_request(parsed, request.method, uri, request.query, headers, names)
@@ -84,7 +94,9 @@ class PresignedAuth:
             raise SignatureMismatch(BROWSER_HINT.format(type=browser_type))
         raise SignatureMismatch(string_to_sign=text, canonical_request=canonical)
 
-    async def _v1(self, dialect: v1.V1Dialect, request: Request, bucket: str, key: str, virtual_host: bool) -> Verified:
+    async def v1_query(
+        self, dialect: v1.V1Dialect, request: Request, bucket: str, key: str, virtual_host: bool
+    ) -> Verified:
         parsed = v1.parse_query(dialect, request.query)
         now = clock.now()
         if parsed.expires_at - now > v4.MAX_EXPIRES:

@@ -113,8 +113,19 @@ SUBRESOURCES = frozenset(
 
 
 LISTING = ("prefix", "delimiter", "encoding-type", "max-keys")
-HARMLESS = frozenset(("x-id",))
-"""Query names clients add that change nothing (boto3 names the operation in ``x-id``)."""
+HARMLESS = frozenset(
+    (
+        "x-id",
+        *(f"X-Amz-{name}" for name in ("Algorithm", "Credential", "Date", "Expires", "SignedHeaders", "Signature")),
+        "X-Amz-Security-Token",
+        "AWSAccessKeyId",
+        "Expires",
+        "Signature",
+        "x-amz-security-token",
+    )
+)
+"""Query names that pick no route: boto3 names the operation in ``x-id``, presigned URLs carry their
+signature."""
 
 
 def _route(
@@ -171,7 +182,8 @@ OBJECT_ROUTES = {
     "HEAD": [_route("HeadObject", Op.READ, "get_object")],
     "PUT": [
         _route("UploadPart", Op.WRITE, "upload_part", "uploadId", "partNumber"),
-        _route("PutObject", Op.WRITE, "put_object"),
+        # a SigV2 presigned PUT may carry its signed Content-Type in the query (boto3's does)
+        _route("PutObject", Op.WRITE, "put_object", params=("content-type",)),
     ],
     "POST": [
         _route("CreateMultipartUpload", Op.WRITE, "create_upload", "uploads"),

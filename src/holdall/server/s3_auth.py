@@ -1,4 +1,5 @@
-"""The dialects of S3-shaped requests signed in the Authorization header, and how each is verified.
+"""The dialects of S3-shaped requests signed in the Authorization header (and of SigV4 and SigV2
+presigned URLs), and how each is verified.
 
 A dialect is what differs between clouds that otherwise speak S3: how its Authorization header
 reads and is checked, the prefix of its headers (``x-amz-``, ``x-oss-``, ``x-cos-``), and the
@@ -35,6 +36,7 @@ from holdall.auth import v1, v4
 from holdall.auth.principal import Principal
 from holdall.errors import (
     AccessDenied,
+    AuthQueryInvalid,
     BadRequest,
     ContentSHA256Mismatch,
     NotImplementedHere,
@@ -196,6 +198,39 @@ async def _verify_cos(request: Request, target: Target | None, lookup: Lookup) -
     return Verified(principal)
 
 
+# ----------------------------------------------------------------- presigned S3 URLs
+
+
+async def _verify_presigned(request: Request, target: Target | None, lookup: Lookup) -> Verified:
+    """A SigV4 (``X-Amz-Algorithm``) or SigV2 (``AWSAccessKeyId``) presigned URL, checked as the UFile
+    data plane checks it (:class:`PresignedAuth`), over the bucket and key the request addresses.
+    SigV4 signs the whole query; SigV2 the sub-resources, which are what pick the route. Every
+    ``x-amz-*`` header must be signed here too. A presigned URL signs no payload."""
+    if target is None:
+        raise AccessDenied("a presigned URL must address a bucket")
+    presigned = PresignedAuth(lookup)
+    try:
+        if "X-Amz-Algorithm" in request.query:
+            principal, coverage = await presigned.v4_query(
+                v4.AWS4, request, target.bucket, target.key, target.virtual_host
+            )
+        else:
+            principal, coverage = await presigned.v1_query(
+                v1.AWS2, request, target.bucket, target.key, target.virtual_host
+            )
+    except v4.QueryError as problem:
+        raise AuthQueryInvalid(str(problem)) from None
+    if coverage is not None:
+        unsigned = sorted(
+            name for name in request.headers if name.startswith(S3_PREFIX) and not coverage.covers_header(name)
+        )
+        if unsigned:
+            raise AccessDenied(
+                f"There were headers present in the request which were not signed: {', '.join(unsigned)}"
+            )
+    return Verified(principal, unsigned_payload=True)
+
+
 # ----------------------------------------------------------------- SigV2 and OSS V1
 
 
@@ -243,8 +278,11 @@ S3V2 = HeaderDialect("s3v2", "s3", S3_PREFIX, functools.partial(_verify_v1, v1.A
 OSS1 = HeaderDialect("oss1h", "oss", "x-oss-", functools.partial(_verify_v1, v1.OSS1))
 OSS4 = HeaderDialect("oss4h", "oss", "x-oss-", _verify_oss4)
 COS = HeaderDialect("cosh", "cos", "x-cos-", _verify_cos)
+PRESIGNED_V4 = HeaderDialect("aws4", "s3", S3_PREFIX, _verify_presigned)
+PRESIGNED_V2 = HeaderDialect("aws2", "s3", S3_PREFIX, _verify_presigned)
 SCHEMES = {"AWS4-HMAC-SHA256": S3V4, "AWS": S3V2, "OSS": OSS1, "OSS4-HMAC-SHA256": OSS4, "TOS4-HMAC-SHA256": TOS4}
-HEADER_DIALECTS = {dialect.name: dialect for dialect in (*SCHEMES.values(), COS)}
+HEADER_DIALECTS = {dialect.name: dialect for dialect in (*SCHEMES.values(), COS, PRESIGNED_V4, PRESIGNED_V2)}
+"""Every dialect the S3 handlers serve, by the name :func:`holdall.server.dialects.detect` gives it."""
 
 
 def header_dialect(authorization: str) -> HeaderDialect | None:

@@ -18,6 +18,7 @@ from holdall.server.guard import NOTHING
 from holdall.server.http import Response
 from holdall.server.policy_form import check_form, form_dialect, object_key
 from holdall.server.routing import check_key
+from holdall.server.s3_xml import s3_etag
 from holdall.server.write_refusals import refuse_update, update_refusal
 from holdall.service.blobsink import content_md5
 from holdall.service.digests import Expected
@@ -100,14 +101,15 @@ class UFileForms:
             status = "204"
         mime = fields.get("content-type") or file_part.content_type
         record = await self._store_form_file(principal, bucket, key, mime, reader, size_range=form.policy.length_range)
+        etag = s3_etag(record)  # what S3 and OSS clients check: the MD5
         response = Response(int(status))
         if status == "201":
             location = f"http://{request.header('host')}/{quote(key)}"
             body = (
                 f'<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse><Location>{escape(location)}</Location>'
                 f"<Bucket>{escape(bucket.name)}</Bucket><Key>{escape(key)}</Key>"
-                f"<ETag>&quot;{record.etag}&quot;</ETag></PostResponse>"
+                f"<ETag>{escape(etag)}</ETag></PostResponse>"
             )
             response.body = body.encode()
             response.header("content-type", "application/xml")
-        return response.header("etag", record.etag)
+        return response.header("etag", etag)
