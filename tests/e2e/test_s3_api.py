@@ -499,12 +499,18 @@ def test_a_command_body_must_be_signed(server: Server, s3: Any, name: str) -> No
     s3.put_object(Bucket=name, Key="keep", Body=b"k")
     body = b"<Delete><Object><Key>keep</Key></Object></Delete>"
     md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
-    request = AWSRequest("POST", f"{server.url}/{name}?delete", data=body, headers={"Content-MD5": md5})
+    request = AWSRequest("POST", f"{server.url}/{name}?delete", data=body)
     UnsignedPayload(Credentials(ACCESS_KEY, SECRET_KEY), "s3", "cn-bj").add_auth(request)
     assert request.headers["X-Amz-Content-SHA256"] == "UNSIGNED-PAYLOAD"
-    reply = requests.post(request.url, data=body, headers=dict(request.headers))
-    assert reply.status_code == 403 and "<Code>AccessDenied</Code>" in reply.text, reply.text
+    reply = requests.post(request.url, data=body, headers={**request.headers, "Content-MD5": md5})
+    assert reply.status_code == 403 and "<Code>AccessDenied</Code>" in reply.text, reply.text  # MD5 unsigned
     assert s3.get_object(Bucket=name, Key="keep")["Body"].read() == b"k"
+    bound = AWSRequest("POST", f"{server.url}/{name}?delete", data=body, headers={"Content-MD5": md5})
+    UnsignedPayload(Credentials(ACCESS_KEY, SECRET_KEY), "s3", "cn-bj").add_auth(bound)
+    other = b"<Delete><Object><Key>kept</Key></Object></Delete>"
+    replayed = requests.post(bound.url, data=other, headers=dict(bound.headers))
+    assert replayed.status_code == 400 and "BadDigest" in replayed.text  # the signed MD5 binds the body
+    assert requests.post(bound.url, data=body, headers=dict(bound.headers)).status_code == 200
     s3.put_object(Bucket=name, Key="unsigned-ok", Body=b"data may go unsigned")  # object bodies still may
 
 
@@ -556,7 +562,12 @@ def test_sigv2_header_signatures(server: Server, name: str, tmp_path: Path) -> N
     v2.upload_file(str(big), name, "big")
     v2.download_file(name, "big", str(tmp_path / "back"))
     assert (tmp_path / "back").read_bytes() == big.read_bytes()
-    v2.delete_objects(Bucket=name, Delete={"Objects": [{"Key": "big"}]})
+    # SigV2 signs no payload hash: a batch delete must send a digest it signs (a CRC32 binds nothing)
+    with pytest.raises(ClientError) as unbound:
+        v2.delete_objects(Bucket=name, Delete={"Objects": [{"Key": "big"}]})
+    assert code_of(unbound) == ("AccessDenied", 403)
+    v2.delete_objects(Bucket=name, Delete={"Objects": [{"Key": "big"}]}, ChecksumAlgorithm="SHA256")
+    assert "Contents" not in v2.list_objects(Bucket=name, Prefix="big")
     wrong = s3_client(server, (ACCESS_KEY, "not-the-secret"), signature_version="s3")
     with pytest.raises(ClientError) as refused:
         wrong.get_object(Bucket=name, Key="two/a b+c.txt")

@@ -65,6 +65,7 @@ def test_the_published_example_decodes_in_any_split(step: int) -> None:
     [
         (lambda body: body.replace(b"a" * 10, b"a" * 9 + b"b", 1), SignatureMismatch),
         (lambda body: body.replace(CHUNK_SIGNATURES[2].encode(), b"0" * 64), SignatureMismatch),
+        (lambda body: body.replace(CHUNK_SIGNATURES[0].encode(), b"\xe9" * 64), SignatureMismatch),
         (lambda body: body.replace(b";chunk-signature=" + CHUNK_SIGNATURES[1].encode(), b""), SignatureMismatch),
         (lambda body: body[:-5], BodyIncomplete),
         (lambda body: body + b"extra", BadRequest),

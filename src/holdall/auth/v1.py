@@ -158,6 +158,14 @@ def parse_query(dialect: V1Dialect, query: Mapping[str, str]) -> V1Query:
     return V1Query(dialect, access_key, int(expires), signature, query.get(dialect.token_param, ""))
 
 
+def oss_resource_path(bucket: str, key: str) -> str:
+    """``/bucket/key`` as OSS V1 signs it, the key not encoded: a key holding ``?`` would read as
+    sub-resources (``k?uploadId=U`` signs like ``k`` with ``?uploadId=U``), so it cannot be signed."""
+    if "?" in key:
+        raise QueryError("OSS V1 cannot sign a key that holds '?' unambiguously: sign it with OSS V4")
+    return f"/{bucket}/{key}"
+
+
 def canonical_resource(dialect: V1Dialect, path: str, query: Mapping[str, str]) -> str:
     """``path`` (``/bucket/key``) followed by the sub-resources the dialect signs, sorted."""
     picked = sorted((name, value) for name, value in query.items() if name in dialect.subresources)

@@ -149,7 +149,7 @@ class Authenticator:
             )
             found = self._verified.get(remembered)
             if found is not None:
-                return principal, found if presigned else None
+                return principal, found if presigned or date else None
         candidates = [
             (
                 suffix,
@@ -176,7 +176,11 @@ class Authenticator:
             if len(self._verified) >= VERIFIED_LIMIT:
                 self._verified.clear()
             self._verified[remembered] = coverage
-        return principal, coverage if presigned else None
+        # A dated header signature is held to what it signs, like a presigned URL: its string is the
+        # very one SigV2 and OSS V1 sign, so without this a captured SigV2 or OSS request, relabelled
+        # "UCloud", could add an unsigned ?newFileName or X-Ufile-Copy-Source. The SDK's own header
+        # signatures carry no Date.
+        return principal, coverage if presigned or date else None
 
 
 def _check_date(value: str) -> None:

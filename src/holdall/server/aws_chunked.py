@@ -144,7 +144,7 @@ async def decode(source: AsyncIterator[bytes], framing: Framing) -> AsyncIterato
             yield piece
         if signer is not None and digest is not None:
             expected = signer.sign("PAYLOAD", previous, digest.hexdigest())
-            if not hmac.compare_digest(expected, claimed):
+            if not hmac.compare_digest(expected.encode(), claimed.encode()):
                 raise SignatureMismatch("an aws-chunked chunk's signature does not match")
             previous = claimed
         if size == 0:
@@ -170,7 +170,7 @@ async def _trailer(reader: _Reader, framing: Framing, previous: str, hasher: Has
     if framing.signer is not None and framing.trailer:
         text = "".join(f"{name}:{value}\n" for name, value in fields.items())
         wanted = framing.signer.sign("TRAILER", previous, hashlib.sha256(text.encode()).hexdigest())
-        if signature is None or not hmac.compare_digest(wanted, signature):
+        if signature is None or not hmac.compare_digest(wanted.encode(), signature.encode()):
             raise SignatureMismatch("the aws-chunked trailer's signature does not match")
     if not framing.trailer:
         if fields:

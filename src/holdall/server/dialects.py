@@ -43,13 +43,13 @@ def detect(query: Mapping[str, str], headers: Mapping[str, str]) -> str:
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def _xml_text(value: str) -> str:
+def xml_text(value: str) -> str:
     """``value`` escaped for XML 1.0, with the characters XML cannot hold replaced by U+FFFD."""
     return escape(_NOT_XML.sub("\ufffd", value))
 
 
 def _xml_error(fields: list[tuple[str, str]], status: int) -> Response:
-    body = "".join(f"<{name}>{_xml_text(value)}</{name}>" for name, value in fields)
+    body = "".join(f"<{name}>{xml_text(value)}</{name}>" for name, value in fields)
     xml = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{body}</Error>'
     return Response(status, [(b"content-type", b"application/xml")], xml.encode())
 

@@ -105,7 +105,7 @@ class PresignedAuth:
         secret, principal = await self.lookup(parsed.access_key, parsed.security_token)
         headers, query = request.headers, request.query
         if dialect is v1.OSS1:
-            paths = [f"/{bucket}/{key}"]
+            paths = [v1.oss_resource_path(bucket, key)]
         else:
             raw = request.raw_path.decode("latin-1").partition("?")[0]
             paths = [
@@ -146,6 +146,12 @@ class PresignedAuth:
         twice = next((name for name in parsed.param_list if folded.count(name) > 1), None)
         if twice is not None:
             raise AuthQueryInvalid(f"the query names {twice!r} more than once, in different cases")
+        missing = [name for name in parsed.param_list if name not in folded]
+        if missing:  # the string signs an absent parameter as empty: dropping one must not pass
+            raise AccessDenied(f"the signed query parameter {missing[0]!r} is not in the request")
+        unlisted = sorted(name for name in request.query if name.lower() not in parsed.param_list)
+        if unlisted and not presigned:  # a header signature covers the whole request: ?uploadId, ?cors…
+            raise AccessDenied(f"query parameters present in the request were not signed: {', '.join(unlisted)}")
         if parsed.expires_at - parsed.starts_at > v4.MAX_EXPIRES:
             raise AuthQueryInvalid("q-sign-time may span at most 7 days (604800 seconds)")
         _check_window(clock.now(), parsed.starts_at, parsed.expires_at)

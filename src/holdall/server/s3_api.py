@@ -200,8 +200,10 @@ BODY_ROUTES = frozenset(("PutObject", "UploadPart"))
 COMMAND_BODIES = frozenset(
     ("CreateBucket", "PutBucketAcl", "PutBucketCors", "DeleteObjects", "CompleteMultipartUpload")
 )
-"""Routes whose body says what they do: its SHA-256 must be signed (``UNSIGNED-PAYLOAD`` would let a
-captured request delete or assemble other keys)."""
+"""Routes whose body says what they do: the signature must bind it (``UNSIGNED-PAYLOAD`` with no
+signed digest would let a captured request delete other keys or open the bucket to other origins).
+CompleteMultipartUpload is let through unbound from the dialects whose SDKs cannot sign it (OSS,
+TOS, COS, SigV2, presigned URLs): it is good once, for an upload of that key that is still open."""
 UNADMITTED = frozenset(("ListBuckets", "CreateBucket"))
 """Routes with no bucket to admit against, served before the others (an account's own keys only)."""
 """Routes whose handler also takes the digests the signature asks of the body."""
@@ -286,8 +288,11 @@ class S3Api:
                 resolve(request.method, SERVICE_ROUTES, request)
                 return await self.list_buckets(account_keys_only(principal))
             operation = resolve(request.method, OBJECT_ROUTES if target.key else BUCKET_ROUTES, request)
-            if operation.name in COMMAND_BODIES and verified.unsigned_payload and request.body_pending:
-                raise AccessDenied(f"{operation.name} needs x-amz-content-sha256 to sign its body")
+            if operation.name in COMMAND_BODIES and request.body_pending and not _body_bound(operation, verified):
+                raise AccessDenied(
+                    f"{operation.name} needs its body signed: a signed x-amz-content-sha256, Content-MD5"
+                    " or x-amz-checksum-sha256"
+                )
             if operation.name == "CreateBucket":
                 return await self.create_bucket(request, account_keys_only(principal), target.bucket)
             bucket = await self.meta.bucket(target.bucket)
@@ -516,6 +521,11 @@ class S3Api:
             for key, error in errors
         )
         return xml("DeleteResult", body_xml)
+
+
+def _body_bound(operation: Operation, verified: Verified) -> bool:
+    """Whether a command body is bound as :data:`COMMAND_BODIES` asks."""
+    return verified.body_bound or (operation.name == "CompleteMultipartUpload" and not verified.signs_payloads)
 
 
 def _shown_checksums(checksums: dict[str, str], request: Request) -> dict[str, str]:

@@ -30,9 +30,10 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from urllib.parse import parse_qsl
 
 from holdall import clock
-from holdall.auth import v1, v4
+from holdall.auth import cos, v1, v4
 from holdall.auth.principal import Principal
 from holdall.errors import (
     AccessDenied,
@@ -43,6 +44,7 @@ from holdall.errors import (
     RequestTimeTooSkewed,
     SignatureMismatch,
 )
+from holdall.parsing import is_ascii_uint
 from holdall.server import aws_chunked
 from holdall.server.http import Request, RequestView, Response
 from holdall.server.presigned import Lookup, PresignedAuth
@@ -60,9 +62,12 @@ class Verified:
     principal: Principal
     expected: tuple[Expected, ...] = ()
     """Digests the body must have for the signature to hold."""
-    unsigned_payload: bool = False
-    """The dialect signs payloads and this signature says it does not (``UNSIGNED-PAYLOAD``, unsigned
-    chunks). SigV2 and OSS V1 sign none but Content-MD5, which DeleteObjects must send."""
+    body_bound: bool = False
+    """The signature binds the body: a signed SHA-256, signed chunks, or a signed Content-MD5 or
+    x-amz-checksum-sha1/-sha256 (a CRC binds nothing: another body with the same CRC is easy to make)."""
+    signs_payloads: bool = False
+    """The dialect lets its clients sign the payload (SigV4 in a header, which boto3 always does for
+    command bodies); the other dialects' SDKs never do."""
     framing: aws_chunked.Framing | None = None
     checksums: dict[str, str] = field(default_factory=dict)
     """A trailing checksum, filled in once the body has been read (an ``aws-chunked`` trailer)."""
@@ -126,11 +131,21 @@ async def _verify_v4(dialect: v4.V4Dialect, request: Request, target: Target | N
             signer = aws_chunked.ChunkSigner(key, parsed.timestamp, parsed.scope, parsed.signature)
         checksums: dict[str, str] = {}
         framing = aws_chunked.Framing(signer, _trailer(request, payload), _decoded_length(request), checksums)
-        return Verified(principal, (), signer is None, framing, checksums)
+        bound = signer is not None or _digest_signed(headers, parsed.signed_headers.__contains__)
+        return Verified(principal, (), bound, dialect is v4.AWS4, framing, checksums)
     if payload == v4.UNSIGNED_PAYLOAD:
-        return Verified(principal, unsigned_payload=dialect is v4.AWS4)
+        return Verified(principal, (), _digest_signed(headers, parsed.signed_headers.__contains__), dialect is v4.AWS4)
     mismatch = ContentSHA256Mismatch(f"the body's SHA-256 is not the {prefix}content-sha256 it was signed with")
-    return Verified(principal, (Expected("sha256", bytes.fromhex(payload), mismatch),))
+    return Verified(principal, (Expected("sha256", bytes.fromhex(payload), mismatch),), True, dialect is v4.AWS4)
+
+
+STRONG_DIGESTS = ("content-md5", "x-amz-checksum-sha1", "x-amz-checksum-sha256")
+
+
+def _digest_signed(headers: dict[str, str], signed: Callable[[str], bool]) -> bool:
+    """Whether the request carries a digest of its body that its signature covers (and that the body is
+    then checked against)."""
+    return any(name in headers and signed(name) for name in STRONG_DIGESTS)
 
 
 def _is_chunked(request: Request) -> bool:
@@ -151,7 +166,7 @@ def _trailer(request: Request, payload: str) -> str:
 
 def _decoded_length(request: Request) -> int:
     value = request.header("x-amz-decoded-content-length")
-    if not value.isascii() or not value.isdigit() or int(value) > MAX_DECODED_LENGTH:
+    if not is_ascii_uint(value) or int(value) > MAX_DECODED_LENGTH:
         raise BadRequest("an aws-chunked body needs x-amz-decoded-content-length")
     return int(value)
 
@@ -177,12 +192,13 @@ async def _verify_oss4(request: Request, target: Target | None, lookup: Lookup) 
         parsed, request.method, uri, request.query, headers, v4.header_names(parsed, headers)
     )
     text = v4.string_to_sign(parsed, canonical)
-    if not hmac.compare_digest(v4.signature(v4.OSS4, secret, parsed.date, parsed.region, text), parsed.signature):
+    computed = v4.signature(v4.OSS4, secret, parsed.date, parsed.region, text)
+    if not hmac.compare_digest(computed.encode(), parsed.signature.encode()):
         raise SignatureMismatch(string_to_sign=text, canonical_request=canonical)
-    if parsed.payload == v4.UNSIGNED_PAYLOAD:
-        return Verified(principal)
+    if parsed.payload == v4.UNSIGNED_PAYLOAD:  # OSS4 signs Content-MD5 whenever it is sent
+        return Verified(principal, (), "content-md5" in headers)
     mismatch = ContentSHA256Mismatch("the body's SHA-256 is not the x-oss-content-sha256 it was signed with")
-    return Verified(principal, (Expected("sha256", bytes.fromhex(parsed.payload), mismatch),))
+    return Verified(principal, (Expected("sha256", bytes.fromhex(parsed.payload), mismatch),), True)
 
 
 # ----------------------------------------------------------------- COS
@@ -193,9 +209,11 @@ async def _verify_cos(request: Request, target: Target | None, lookup: Lookup) -
     bucket, key, virtual = (target.bucket, target.key, target.virtual_host) if target else ("", "", False)
     try:
         principal, _ = await PresignedAuth(lookup).cos(request, bucket, key, virtual)
+        fields = dict(parse_qsl(request.header("authorization"), keep_blank_values=True))
+        signed = cos.parse_query(fields, request.headers).header_list
     except v4.QueryError as problem:
         raise AccessDenied(f"the Authorization header is malformed: {problem}") from None
-    return Verified(principal)
+    return Verified(principal, (), _digest_signed(request.headers, signed.__contains__))
 
 
 # ----------------------------------------------------------------- presigned S3 URLs
@@ -228,7 +246,7 @@ async def _verify_presigned(request: Request, target: Target | None, lookup: Loo
             raise AccessDenied(
                 f"There were headers present in the request which were not signed: {', '.join(unsigned)}"
             )
-    return Verified(principal, unsigned_payload=True)
+    return Verified(principal)
 
 
 # ----------------------------------------------------------------- SigV2 and OSS V1
@@ -250,13 +268,21 @@ async def _verify_v1(dialect: v1.V1Dialect, request: Request, target: Target | N
     token = headers.get(f"{dialect.header_prefix}security-token", "")
     secret, principal = await lookup(access_key, token)
     first = ""
-    for path in _v1_paths(dialect, request, target):
+    try:
+        paths = _v1_paths(dialect, request, target)
+    except v4.QueryError as problem:
+        raise AccessDenied(str(problem)) from None
+    for path in paths:
         resource = v1.canonical_resource(dialect, path, request.query)
         text = v1.header_string_to_sign(dialect, request.method, resource, headers)
         if hmac.compare_digest(v1.signature(secret, text).encode(), signature.encode()):
-            return Verified(principal)
+            return Verified(principal, (), _digest_signed(headers, functools.partial(_v1_signs, dialect)))
         first = first or text
     raise SignatureMismatch(string_to_sign=first)
+
+
+def _v1_signs(dialect: v1.V1Dialect, name: str) -> bool:
+    return name == "content-md5" or name.startswith(dialect.header_prefix)
 
 
 def _v1_paths(dialect: v1.V1Dialect, request: Request, target: Target | None) -> list[str]:
@@ -265,9 +291,9 @@ def _v1_paths(dialect: v1.V1Dialect, request: Request, target: Target | None) ->
     if target is None:
         return ["/"]
     if not target.key:
-        return [f"/{target.bucket}/", f"/{target.bucket}"]
+        return [f"/{target.bucket}/"] if dialect is v1.OSS1 else [f"/{target.bucket}/", f"/{target.bucket}"]
     if dialect is v1.OSS1:
-        return [f"/{target.bucket}/{target.key}"]
+        return [v1.oss_resource_path(target.bucket, target.key)]
     raw = request.raw_path.decode("latin-1").partition("?")[0]
     return [f"/{target.bucket}{raw}" if target.virtual_host else raw]
 

@@ -8,6 +8,7 @@ from xml.etree.ElementTree import Element
 
 from holdall.auth.principal import Principal
 from holdall.errors import BadRequest, NoSuchCorsConfiguration
+from holdall.parsing import is_ascii_uint
 from holdall.server.admission import account_keys_only
 from holdall.server.context import Call
 from holdall.server.http import Response
@@ -67,7 +68,7 @@ def _rules_of(root: Element) -> list[dict[str, object]]:
                 assert isinstance(listed, list)
                 listed.append(value)
             elif name == "MaxAgeSeconds":
-                if not value.isascii() or not value.isdigit():
+                if not is_ascii_uint(value, 9):
                     raise BadRequest("MaxAgeSeconds is a whole number")
                 rule["MaxAgeSeconds"] = int(value)
             elif name != "ID":

@@ -13,6 +13,7 @@ import defusedxml.ElementTree as SafeXml
 from defusedxml import DefusedXmlException
 
 from holdall.errors import BadRequest, ChecksumMismatch, InvalidDigest, NotImplementedHere
+from holdall.server.dialects import xml_text
 from holdall.server.http import Request, Response
 from holdall.server.replies import json_response
 from holdall.service.blobsink import content_md5
@@ -28,8 +29,9 @@ def iso(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def text(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+text = xml_text
+"""A value escaped for XML 1.0; characters XML cannot hold (a key with NUL, listed without
+``encoding-type=url``) become U+FFFD, so the document stays well-formed."""
 
 
 def xml(root: str, body: str, status: int = 200) -> Response:

@@ -71,7 +71,7 @@ class MultipartService:
     async def _record(self, part: Part, sink: BlobSink, mime: str | None) -> Part:
         """Names the part's committed blob in the metadata, or deletes the blob if that fails."""
         try:
-            inline = {part.blob.blob_id: sink.inline_data} if sink.inline_data else None
+            inline = {part.blob.blob_id: sink.inline_data} if sink.inline_data is not None else None
             await self.meta.put_part(part, mime, now=clock.now(), inline=inline)
         except BaseException:
             self.objects.forget(part.blob.blob_id)
