@@ -129,3 +129,10 @@ def test_an_empty_last_part_is_a_part(s3: Any, name: str) -> None:
     parts = [{"PartNumber": 1, "ETag": first["ETag"]}, {"PartNumber": 2, "ETag": empty["ETag"]}]
     s3.complete_multipart_upload(Bucket=name, Key="e", UploadId=upload, MultipartUpload={"Parts": parts})
     assert s3.head_object(Bucket=name, Key="e")["ContentLength"] == 5 * 1024 * 1024
+
+
+def test_an_undecodable_query_is_refused_in_the_clients_dialect(server: Server, name: str) -> None:
+    for path in (f"/{name}?prefix=%ff", f"/{name}?prefix=a&prefix=b", "/?x=%ff"):
+        reply = signed(server, "GET", path)
+        assert reply.status_code == 400 and reply.text.startswith("<?xml"), reply.text
+        assert "<Code>" in reply.text

@@ -40,6 +40,13 @@ def detect(query: Mapping[str, str], headers: Mapping[str, str]) -> str:
     return found.name if found is not None else UFILE
 
 
+def detect_unread(raw_query: bytes, headers: Mapping[str, str]) -> str:
+    """The dialect of a request whose query could not be decoded (not UTF-8, a name given twice): its
+    markers looked for among the raw parameter names, so the refusal comes in the client's dialect."""
+    names = {item.partition(b"=")[0].decode("latin-1"): "" for item in raw_query.split(b"&")}
+    return detect(names, headers)
+
+
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
