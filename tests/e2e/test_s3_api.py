@@ -761,3 +761,25 @@ def test_presigned_s3_urls_get_the_s3_api(s3: Any, server: Server, name: str) ->
     put_url = s3.generate_presigned_url("put_object", Params={"Bucket": name, "Key": "one"})
     stored = requests.put(put_url, data=b"presigned")
     assert stored.headers["ETag"] == f'"{hashlib.md5(b"presigned").hexdigest()}"'
+
+
+def test_expect_100_continue(s3: Any, name: str, tmp_path: Path) -> None:
+    """curl sends Expect: 100-continue before a large body: the body follows the interim reply, and a
+    refusal comes before it is sent at all."""
+    s3.create_bucket(Bucket=name)
+    body = tmp_path / "two-mib"
+    body.write_bytes(os.urandom(2 * 1024 * 1024))
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": name, "Key": "big"})
+
+    def curl(target: str) -> tuple[str, str]:
+        done = subprocess.run(
+            ["curl", "-sS", "-v", "-T", str(body), "-o", "/dev/null", "-w", "%{http_code}", target],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        return done.stdout, done.stderr
+
+    status, trace = curl(url)
+    assert status == "200" and "Expect: 100-continue" in trace and "100 Continue" in trace, trace
+    assert s3.get_object(Bucket=name, Key="big")["Body"].read() == body.read_bytes()
+    status, trace = curl(url.replace("Signature=", "Signature=0"))
+    assert status == "403" and "100 Continue" not in trace, trace
