@@ -16,48 +16,26 @@ requests/s), then the ratios.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from servers import ACCESS, SECRET, running_holdall, running_moto, running_nginx, s3_client, wrk
 
 from holdall.auth import ufile
 
 HERE = Path(__file__).parent
 KiB, MiB = 1024, 1024 * 1024
-ACCESS, SECRET = "HABENCHACCESSKEY0000", "holdall-bench-secret"
 SIZES = {"1KiB": KiB, "64MiB": 64 * MiB}
 TARGETS = 2000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def process_tree(root: int) -> list[int]:
@@ -161,24 +139,15 @@ META_URL = ""
 GATEWAYS = 1
 
 
-def _holdall_process(work: Path, workers: int, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "HOLDALL_ACCESS_KEY": ACCESS, "HOLDALL_SECRET_KEY": SECRET}
-    command = [sys.executable, "-m", "holdall", "serve", "--data", str(work / "holdall"), "--listen",
-               f"127.0.0.1:{port}", "--workers", str(workers), "--max-object-size", str(1 << 30)]  # fmt: skip
-    if META_URL:
-        command += ["--meta", META_URL]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    wait_port(port)
-    return process
-
-
 @contextmanager
 def holdall_server(work: Path, workers: int) -> Iterator[Target]:
-    port = free_port()
-    process = _holdall_process(work, workers, port)
-    others = [(free_port(), None) for _ in range(GATEWAYS - 1)]
-    others = [(other, _holdall_process(work, workers, other)) for other, _ in others]
-    try:
+    options = ["--max-object-size", str(1 << 30), *(["--meta", META_URL] if META_URL else [])]
+    with ExitStack() as stack:
+        gateways = [
+            stack.enter_context(running_holdall(work, workers, options, errors_to_terminal=True))
+            for _ in range(GATEWAYS)
+        ]
+        port = gateways[0].port
         params = {"Action": "CreateBucket", "BucketName": "bench", "Type": "private", "PublicKey": ACCESS}
         params["Signature"] = ufile.api_signature(params, SECRET)
         assert requests.get(f"http://127.0.0.1:{port}/", params=params).json()["RetCode"] == 0
@@ -205,77 +174,32 @@ def holdall_server(work: Path, workers: int) -> Iterator[Target]:
             return [signed("PUT", f"put-{size}/{i}") for i in range(TARGETS)]
 
         name = "holdall" if GATEWAYS == 1 else f"holdall×{GATEWAYS}"
-        yield Target(name, port, process, gets, puts, ctype, more_ports=[other for other, _ in others])
-    finally:
-        for running in [process, *(gateway for _, gateway in others if gateway is not None)]:
-            running.send_signal(signal.SIGTERM)
-            running.wait(60)
+        more_ports = [gateway.port for gateway in gateways[1:]]
+        yield Target(name, port, gateways[0].process, gets, puts, ctype, more_ports=more_ports)
 
 
 @contextmanager
 def nginx_server(work: Path, workers: int) -> Iterator[Target]:
-    port = free_port()
-    root = work / "nginx"
-    (root / "www").mkdir(parents=True)
-    conf = root / "nginx.conf"
-    temp = "\n".join(
-        f"  {kind}_temp_path {root}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    conf.write_text(f"""
-user root;
-worker_processes {workers};
-daemon off;
-pid {root}/nginx.pid;
-error_log {root}/error.log;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  client_max_body_size 0;
-{temp}
-  server {{
-    listen 127.0.0.1:{port};
-    root {root}/www;
-    location / {{ dav_methods PUT; create_full_put_path on; }}
-  }}
-}}
-""")
-    process = subprocess.Popen(["nginx", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port)
+    with running_nginx(work, workers) as nginx:
 
         def gets(size: str) -> list[str]:
-            requests.put(f"http://127.0.0.1:{port}/bench/get-{size}", data=os.urandom(SIZES[size])).raise_for_status()
+            requests.put(f"{nginx.url}/bench/get-{size}", data=os.urandom(SIZES[size])).raise_for_status()
             return [f"/bench/get-{size}"]
 
         def puts(size: str) -> list[str]:
             return [f"/bench/put-{size}/{i}" for i in range(TARGETS)]
 
-        yield Target("nginx", port, process, gets, puts)
-    finally:
-        process.send_signal(signal.SIGQUIT)
-        process.wait(60)
+        yield Target("nginx", nginx.port, nginx.process, gets, puts)
 
 
 @contextmanager
 def moto_server(work: Path, workers: int) -> Iterator[Target]:
-    import boto3
-    from botocore.config import Config
-
-    port = free_port()
-    moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
-    process = subprocess.Popen([moto, "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port)
-        client = boto3.client(
-            "s3", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id="bench", aws_secret_access_key="bench",
-            region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
-        )  # fmt: skip
+    with running_moto(work) as moto:
+        client = s3_client(moto.url, "bench", "bench", "us-east-1")
         client.create_bucket(Bucket="bench")
 
         def strip(url: str) -> str:
-            return url.split(f"127.0.0.1:{port}", 1)[1]
+            return url.split(f"127.0.0.1:{moto.port}", 1)[1]
 
         def gets(size: str) -> list[str]:
             client.put_object(Bucket="bench", Key=f"get-{size}", Body=os.urandom(SIZES[size]))
@@ -292,10 +216,7 @@ def moto_server(work: Path, workers: int) -> Iterator[Target]:
                 for i in range(TARGETS)
             ]
 
-        yield Target("moto", port, process, gets, puts)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
+        yield Target("moto", moto.port, moto.process, gets, puts)
 
 
 # ----------------------------------------------------------------- load
@@ -314,36 +235,24 @@ def run_wrk(
         body_file = str(body_path)
     ports = [target.port, *target.more_ports]
     connections = max(1, (args.connections if SIZES[size] < MiB else args.big_connections) // len(ports))
-
-    def wrk(port: int) -> subprocess.Popen[str]:
-        command = [
-            "wrk", f"-t{args.threads}", f"-c{connections}", f"-d{args.duration}s", "--timeout", "60s",
-            "-s", str(HERE / "walk.lua"), f"http://127.0.0.1:{port}",
-            "--", method, str(targets_file), body_file, target.content_type if method == "PUT" else "",
-        ]  # fmt: skip
-        return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-
+    script_args = [method, str(targets_file), body_file, target.content_type if method == "PUT" else ""]
     before = cpu_seconds()
     with PeakRss(target.process.pid) as rss:
-        runs = [wrk(port) for port in ports]
-        outputs = [run.communicate()[0] for run in runs]
+        load = wrk(
+            [f"http://127.0.0.1:{port}" for port in ports], HERE / "walk.lua", script_args,
+            threads=args.threads, connections=connections, seconds=args.duration, request_timeout_s=60,
+        )  # fmt: skip
     after = cpu_seconds()
-    stats = [
-        json.loads(next(line for line in output.splitlines() if line.startswith("WRK_JSON ")).removeprefix("WRK_JSON "))
-        for output in outputs
-    ]
-    requests_done = sum(stat["requests"] for stat in stats)
-    seconds = max(stat["duration_us"] for stat in stats) / 1e6
     return {
-        "req_s": requests_done / seconds,
-        "mb_s": requests_done * SIZES[size] / seconds / 1e6,
-        "p50_ms": max(stat["p50_us"] for stat in stats) / 1000,
-        "p99_ms": max(stat["p99_us"] for stat in stats) / 1000,
-        "errors": sum(stat["status_errors"] + stat["socket_errors"] for stat in stats),
+        "req_s": load.req_s,
+        "mb_s": load.requests * SIZES[size] / load.seconds / 1e6,
+        "p50_ms": load.p50_ms,
+        "p99_ms": load.p99_ms,
+        "errors": load.errors,
         "rss_mb": rss.peak / 1e6,
         "pss_mb": rss.peak_pss / 1e6,
-        "cpu_ms": (after["holdall"] - before["holdall"]) * 1000 / max(requests_done, 1),
-        "db_cpu_ms": (after["postgres"] - before["postgres"]) * 1000 / max(requests_done, 1),
+        "cpu_ms": (after["holdall"] - before["holdall"]) * 1000 / max(load.requests, 1),
+        "db_cpu_ms": (after["postgres"] - before["postgres"]) * 1000 / max(load.requests, 1),
     }
 
 

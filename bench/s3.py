@@ -28,11 +28,8 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,46 +41,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
+from servers import ACCESS, SECRET, VENV_BIN, running_holdall, running_moto, running_nginx, s3_client, wrk
 
 HERE = Path(__file__).parent
 KiB, MiB, GiB = 1024, 1024 * 1024, 1024 * 1024 * 1024
-ACCESS, SECRET = "HABENCHACCESSKEY0000", "holdall-bench-secret"
 BUCKET = "bench"
 PUT_KEYS = 256
 """Presigned 1 KiB PUT targets per server, cycled by ``s3.lua`` (overwrites after the first lap)."""
-VENV_BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port} after {timeout} s:\n{log.read_text()[-3000:]}")
-
-
-def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-    try:
-        process.wait(40)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def random_file(path: Path, size: int) -> Path:
@@ -119,14 +83,6 @@ class Server:
     """(method, key) → the URL to send: SigV4-presigned for holdall and moto, plain for nginx."""
 
 
-def s3_client(url: str, access: str, secret: str, region: str) -> Any:
-    config = Config(s3={"addressing_style": "path"}, signature_version="s3v4", retries={"max_attempts": 1})
-    return boto3.client(
-        "s3", endpoint_url=url, aws_access_key_id=access, aws_secret_access_key=secret, region_name=region,
-        config=config,
-    )  # fmt: skip
-
-
 def presigner(client: Any) -> Callable[[str, str], str]:
     def sign(method: str, key: str) -> str:
         operation = {"GET": "get_object", "PUT": "put_object"}[method]
@@ -138,72 +94,24 @@ def presigner(client: Any) -> Callable[[str, str], str]:
 
 @contextmanager
 def holdall_server(work: Path, workers: int) -> Iterator[Server]:
-    port, log = free_port(), work / "holdall.log"
-    env = {**os.environ, "HOLDALL_ACCESS_KEY": ACCESS, "HOLDALL_SECRET_KEY": SECRET}
-    command = [sys.executable, "-m", "holdall", "serve", "--data", str(work / "holdall"),
-               "--listen", f"127.0.0.1:{port}", "--workers", str(workers)]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_port(port, process, log)
-        url = f"http://127.0.0.1:{port}"
-        client = s3_client(url, ACCESS, SECRET, "cn-bj")
+    with running_holdall(work, workers) as holdall:
+        client = s3_client(holdall.url, ACCESS, SECRET, "cn-bj")
         client.create_bucket(Bucket=BUCKET)
-        yield Server("holdall", url, presigner(client))
-    finally:
-        stop(process)
+        yield Server("holdall", holdall.url, presigner(client))
 
 
 @contextmanager
 def nginx_server(work: Path, workers: int) -> Iterator[Server]:
-    port, prefix = free_port(), work / "nginx"
-    (prefix / "www" / BUCKET).mkdir(parents=True)
-    log = prefix / "error.log"
-    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    temp = "\n".join(f"  {kind}_temp_path {prefix}/{kind};" for kind in kinds)
-    (prefix / "nginx.conf").write_text(f"""
-{"user root;" if os.geteuid() == 0 else ""}
-worker_processes {workers};
-daemon off;
-pid {prefix}/nginx.pid;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  client_max_body_size 0;
-{temp}
-  server {{
-    listen 127.0.0.1:{port};
-    root {prefix}/www;
-    location / {{ dav_methods PUT; create_full_put_path on; }}
-  }}
-}}
-""")
-    command = ["nginx", "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf"), "-e", str(log)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port, process, log)
-        url = f"http://127.0.0.1:{port}"
-        yield Server("nginx", url, lambda method, key: f"{url}/{BUCKET}/{key}")
-    finally:
-        stop(process, signal.SIGQUIT)
+    with running_nginx(work, workers) as nginx:
+        yield Server("nginx", nginx.url, lambda method, key: f"{nginx.url}/{BUCKET}/{key}")
 
 
 @contextmanager
 def moto_server(work: Path, workers: int) -> Iterator[Server]:
-    port, log = free_port(), work / "moto.log"
-    moto = shutil.which("moto_server", path=str(VENV_BIN)) or "moto_server"
-    with log.open("wb") as out:
-        process = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_port(port, process, log)
-        url = f"http://127.0.0.1:{port}"
-        client = s3_client(url, "bench", "bench", "us-east-1")
+    with running_moto(work) as moto:
+        client = s3_client(moto.url, "bench", "bench", "us-east-1")
         client.create_bucket(Bucket=BUCKET)
-        yield Server("moto", url, presigner(client))
-    finally:
-        stop(process)
+        yield Server("moto", moto.url, presigner(client))
 
 
 SERVERS = {"holdall": holdall_server, "nginx": nginx_server, "moto": moto_server}
@@ -222,19 +130,11 @@ def run_wrk(
 ) -> dict[str, float]:
     targets = args.work / f"{server.name}-{method}.targets"
     targets.write_text("".join(target_of(url) + "\n" for url in urls))
-    command = [
-        "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s",
-        "-s", str(HERE / "s3.lua"), server.url, "--", method, str(targets), str(args.threads), str(body or ""),
-    ]  # fmt: skip
-    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=args.duration + 60).stdout
-    line = next(line for line in output.splitlines() if line.startswith("WRK_JSON "))
-    stats = json.loads(line.removeprefix("WRK_JSON "))
-    return {
-        "req_s": stats["requests"] / (stats["duration_us"] / 1e6),
-        "p50_ms": stats["p50_us"] / 1000,
-        "p99_ms": stats["p99_us"] / 1000,
-        "errors": stats["status_errors"] + stats["socket_errors"],
-    }
+    load = wrk(
+        [server.url], HERE / "s3.lua", [method, str(targets), str(args.threads), str(body or "")],
+        threads=args.threads, connections=args.connections, seconds=args.duration, request_timeout_s=10,
+    )  # fmt: skip
+    return {"req_s": load.req_s, "p50_ms": load.p50_ms, "p99_ms": load.p99_ms, "errors": load.errors}
 
 
 def curl(*arguments: str, timeout: float) -> float:
