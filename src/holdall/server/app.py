@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from holdall import clock
 from holdall.config import Settings
 from holdall.errors import BadRequest, HoldallError, StorageFull
+from holdall.server import health
 from holdall.server.admission import Admission
 from holdall.server.authenticate import Authenticator
 from holdall.server.context import Call
@@ -37,6 +38,7 @@ from holdall.service.quotas import PriceTable, QuotaBook
 from holdall.service.tempaccess import TempAccess
 from holdall.service.tokens import TokenService
 from holdall.service.usage import Meter
+from holdall.store.blobs.base import BlobStore
 from holdall.store.blobs.composite import CompositeBlobs
 from holdall.store.blobs.open import open_blobs
 from holdall.store.meta.open import open_meta
@@ -48,6 +50,7 @@ log = logging.getLogger("holdall.server")
 @dataclass(slots=True)
 class Components:
     meta: SqlMetaStore
+    blobs: BlobStore
     executor: ThreadPoolExecutor
     data: DataPlane
     s3: S3Api
@@ -75,6 +78,7 @@ def build(settings: Settings) -> Components:
     authenticator, admission, multipart = Authenticator(meta), Admission(book, meter), MultipartService(objects)
     return Components(
         meta=meta,
+        blobs=blobs,
         executor=executor,
         data=DataPlane(meta, objects, multipart, authenticator, admission, meter),
         s3=S3Api(meta, buckets, objects, multipart, authenticator, admission, meter, settings.region),
@@ -157,7 +161,9 @@ class HoldallApp:
                 response = await self.cors.preflight(request)
             else:
                 target = route(request.header("host"), request.raw_path, self.settings.domain)
-                if dialect in HEADER_DIALECTS:
+                if target is not None and _is_health_check(request, target):
+                    response = await health.answer(target.bucket, parts.meta, parts.blobs, parts.executor)
+                elif dialect in HEADER_DIALECTS:
                     s3_target = target
                     response = await parts.s3.handle(request, target, dialect)
                 elif target is not None:
@@ -218,3 +224,15 @@ class HoldallApp:
 
 def _headers_of(scope: Scope) -> dict[str, str]:
     return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+
+
+def _is_health_check(request: Request, target: Target) -> bool:
+    """An unsigned ``GET /healthz`` or ``/readyz`` on the service host (not a bucket host)."""
+    return (
+        not target.key
+        and not target.virtual_host
+        and target.bucket in health.PATHS
+        and request.method in ("GET", "HEAD")
+        and not request.query
+        and "authorization" not in request.headers
+    )

@@ -59,6 +59,10 @@ def new_project_id() -> str:
     return "org-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
 
 
+RESERVED_NAMES = frozenset(("healthz", "readyz", "metrics"))
+"""Path-style ``/healthz`` and the like answer for the service (server/health.py), never as buckets."""
+
+
 class BucketService:
     def __init__(self, settings: Settings, meta: MetaStore) -> None:
         self.settings = settings
@@ -79,6 +83,8 @@ class BucketService:
             raise InvalidParameter("BucketName", problem)
         if name in self.settings.system_buckets:
             raise NameTaken(f"bucket name {name!r} is reserved for holdall's temporary uploads")
+        if name in RESERVED_NAMES:
+            raise NameTaken(f"bucket name {name!r} is reserved for holdall's health endpoints")
         if type_ not in BUCKET_TYPES:
             raise InvalidParameter("Type", "Type is public or private")
         if not REGION.match(region):

@@ -119,6 +119,10 @@ class FileBlobStore:
     def writer(self) -> FileBlobWriter:
         return FileBlobWriter(self)
 
+    def probe(self) -> None:
+        if not self.tmp_dir.is_dir() or not os.access(self.tmp_dir, os.W_OK | os.X_OK):
+            raise OSError(f"{self.tmp_dir} is not a writable directory")
+
     def open(self, blob_id: str) -> BinaryIO:
         return open(self.path(blob_id), "rb", buffering=0)
 

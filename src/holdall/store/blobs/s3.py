@@ -201,6 +201,10 @@ class S3BlobStore:
     def writer(self) -> S3BlobWriter:
         return S3BlobWriter(self)
 
+    def probe(self) -> None:
+        with _reachable():
+            self.client.head_bucket(Bucket=self.location.bucket)
+
     def open(self, blob_id: str) -> BinaryIO:
         return RangeReader(self, blob_id)  # type: ignore[return-value]
 

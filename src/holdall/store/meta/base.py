@@ -406,6 +406,10 @@ class BlobRefStore(Protocol):
 class MetaStore(ChangeFeed, AccountStore, LeaseStore, LedgerStore, BucketStore, ObjectStore, BlobRefStore, Protocol):
     """The whole metadata contract; each backend implements every aggregate."""
 
+    async def probe(self) -> None:
+        """Raises when the store cannot answer a query now."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -41,6 +41,9 @@ class SqlMetaStore(SqlLedger):
         self._accounts: dict[str, Account] = self.new_cache()
         self._accounts_by_id: dict[str, Account] = self.new_cache()
 
+    async def probe(self) -> None:
+        await self._one("SELECT 1")
+
     # ----------------------------------------------------------------- accounts
 
     async def _load_account(self, cache: dict[str, Account], column: str, value: str) -> Account | None:
