@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -107,7 +108,12 @@ def prepare_data_dir(settings: Settings) -> None:
     Everything holdall writes is readable by its own user only: the metadata holds private keys.
     """
     os.umask(0o077)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.data_dir.exists() and not settings.data_dir.is_dir():
+        raise SystemExit(f"holdall: --data {settings.data_dir} is a file; it must name a directory")
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as problem:
+        raise SystemExit(f"holdall: cannot create the data directory {settings.data_dir}: {problem.strerror}") from None
     for path in (settings.data_dir, *settings.data_dir.glob("meta.*")):
         path.chmod(0o700 if path.is_dir() else 0o600)
     pair, generated = root_key_pair(settings.data_dir)
@@ -129,7 +135,8 @@ def prepare_data_dir(settings: Settings) -> None:
     finally:
         meta.close()
     if generated:
-        print("holdall: generated the root key pair (kept in the data directory, shown only this once)")
+        kept = settings.data_dir / CREDENTIALS_FILE
+        print(f"holdall: generated the root key pair, kept in {kept} (mode 0600); shown only this once:")
         print(f"  HOLDALL_ACCESS_KEY={pair.public_key}")
         print(f"  HOLDALL_SECRET_KEY={pair.private_key}", flush=True)
 
@@ -198,13 +205,14 @@ def serve(args: argparse.Namespace) -> None:
     unknown = [kind for kind in settings.resource_formats if kind not in SIGNATURES]
     if unknown or not settings.resource_formats:
         raise SystemExit(f"holdall: --resource-formats takes a list of {', '.join(SIGNATURES)}")
+    listening = supervisor.listen(settings)  # a port in use fails before anything is created or printed
     prepare_data_dir(settings)
     print(
         f"holdall: serving {settings.data_dir} on http://{host}:{port}"
         f" (bucket hosts: <bucket>.{settings.public_host_suffix})",
         flush=True,
     )
-    supervisor.serve(settings, args.log_level, args.graceful_timeout)
+    supervisor.serve(settings, args.log_level, args.graceful_timeout, listening)
 
 
 @contextlib.contextmanager
@@ -436,6 +444,7 @@ def _add_admin_commands(commands: Any) -> list[argparse.ArgumentParser]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="holdall", description="A self-hosted object store.")
+    parser.add_argument("--version", action="version", version=f"holdall {importlib.metadata.version('holdall')}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("serve", help="run the server")

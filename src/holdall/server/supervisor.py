@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -89,9 +90,22 @@ def raise_file_limit() -> int:
     return hard
 
 
-def serve(settings: Settings, log_level: str, graceful_timeout: int) -> None:
+@dataclass(frozen=True, slots=True)
+class Listening:
+    sock: socket.socket
+    file_limit: int
+
+
+def listen(settings: Settings) -> Listening:
+    """The raised file limit and the bound socket: done first, so that a port in use fails the start
+    before anything is created (and the port opens only once the limit holds)."""
     file_limit = raise_file_limit()
-    sock = bind(settings.host, settings.port)
+    return Listening(bind(settings.host, settings.port), file_limit)
+
+
+def serve(settings: Settings, log_level: str, graceful_timeout: int, listening: Listening | None = None) -> None:
+    listening = listening or listen(settings)
+    sock, file_limit = listening.sock, listening.file_limit
     config = uvicorn_config(settings, log_level, graceful_timeout, file_limit)
     if settings.workers <= 1:
         _run_worker(config, sock)
