@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Any
 
+import boto3
 import pytest
 import requests
 import tos
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
 from qcloud_cos import CosConfig
 from qcloud_cos.cos_auth import CosS3Auth
@@ -136,3 +138,43 @@ def test_an_undecodable_query_is_refused_in_the_clients_dialect(server: Server, 
         reply = signed(server, "GET", path)
         assert reply.status_code == 400 and reply.text.startswith("<?xml"), reply.text
         assert "<Code>" in reply.text
+
+
+def test_tokens_and_temporary_keys_keep_their_scope_through_s3(server: Server, s3: Any, name: str) -> None:
+    from botocore.exceptions import ClientError
+
+    from tests.e2e.test_cos_token import cos_token
+    from tests.e2e.test_tokens import keys_of, make_token
+
+    s3.put_object(Bucket=name, Key="b/secret", Body=b"secret")
+    token = make_token(
+        server, ops=["TOKEN_ALLOW_READ", "TOKEN_ALLOW_WRITE", "TOKEN_ALLOW_LIST"], AllowedPrefixes=["a/"]
+    )
+    scoped = s3_client(server, keys_of(token))
+    scoped.put_object(Bucket=name, Key="a/mine", Body=b"mine")
+    assert scoped.get_object(Bucket=name, Key="a/mine")["Body"].read() == b"mine"
+    assert [item["Key"] for item in scoped.list_objects_v2(Bucket=name, Prefix="a/")["Contents"]] == ["a/mine"]
+    for attempt in (
+        lambda: scoped.get_object(Bucket=name, Key="b/secret"),
+        lambda: scoped.put_object(Bucket=name, Key="b/other", Body=b"x"),
+        lambda: scoped.list_objects_v2(Bucket=name, Prefix="b/"),
+        lambda: scoped.copy_object(Bucket=name, Key="a/copy", CopySource={"Bucket": name, "Key": "b/secret"}),
+        lambda: scoped.list_buckets(),
+    ):
+        with pytest.raises(ClientError) as refused:
+            attempt()
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+    bucket = f"app-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    grant = cos_token(server, ApplicationId=bucket, PkgName="tool.jar", OptType=1, TimeVersion="v1")["Result"]
+    temporary = boto3.client(
+        "s3", endpoint_url=server.url, region_name="cn-bj", aws_access_key_id=grant["TmpSecretId"],
+        aws_secret_access_key=grant["TmpSecretKey"], aws_session_token=grant["SessionToken"],
+        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+    )  # fmt: skip
+    temporary.put_object(Bucket=bucket, Key=grant["FullPath"], Body=b"jar")
+    assert s3.get_object(Bucket=bucket, Key=grant["FullPath"])["Body"].read() == b"jar"
+    with pytest.raises(ClientError) as elsewhere:
+        temporary.put_object(Bucket=bucket, Key="packages/other.jar", Body=b"x")
+    assert elsewhere.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
