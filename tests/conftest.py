@@ -20,7 +20,7 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(scope="session")
-def s3() -> Iterator[S3Server]:
+def s3_service() -> Iterator[S3Server]:
     server = S3Server().start()
     yield server
     server.stop()
@@ -35,7 +35,7 @@ def backends(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     if meta == "postgresql":
         e2e_server.new_metadata_url = request.getfixturevalue("postgres").new_database
     if blobs == "s3":
-        service = request.getfixturevalue("s3")
+        service = request.getfixturevalue("s3_service")
         e2e_server.new_blobs_url = service.new_location
         e2e_server.blobs_env.update(service.environment())
     yield meta, blobs

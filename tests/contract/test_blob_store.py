@@ -18,7 +18,7 @@ def blobs(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
     if request.param == "file":
         yield FileBlobStore(tmp_path / "blobs")
         return
-    service = request.getfixturevalue("s3")
+    service = request.getfixturevalue("s3_service")
     for name, value in service.environment().items():
         monkeypatch.setenv(name, value)
     yield S3BlobStore(service.new_location())

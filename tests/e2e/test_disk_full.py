@@ -152,13 +152,15 @@ def _signed_api(action: str, **params: str) -> dict[str, str]:
     return query
 
 
-def test_s3_writers_spool_within_the_reserve_of_their_volume(volume: Path, tmp_path: Path, s3: S3Server) -> None:
+def test_s3_writers_spool_within_the_reserve_of_their_volume(
+    volume: Path, tmp_path: Path, s3_service: S3Server
+) -> None:
     """With blobs in an S3 service, a writer spools the part it fills (up to 8 MiB) to TMPDIR: that
     volume keeps its reserve, and a body larger than the volume still goes through."""
     spool = volume / "spool"
     spool.mkdir()
-    extra = ["--blobs", s3.new_location(), "--min-free", "8388608"]
-    server = Server(data=tmp_path / "data", extra=extra, env={**s3.environment(), "TMPDIR": str(spool)}).start()
+    extra = ["--blobs", s3_service.new_location(), "--min-free", "8388608"]
+    server = Server(data=tmp_path / "data", extra=extra, env={**s3_service.environment(), "TMPDIR": str(spool)}).start()
     try:
         assert api(server, "CreateBucket", BucketName="spooled", Region="cn-bj")["RetCode"] == 0
         huge = call(server, "PUT", "spooled", "huge", data=_chunks(96 * MiB, 5))
