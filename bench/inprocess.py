@@ -1,8 +1,9 @@
 """CPU cost of one signed 1 KiB GET inside holdall's ASGI app, without a socket or uvicorn.
 
-Run by hand: ``.venv/bin/python bench/inprocess.py [--profile]``. Calls the app 5,000 times per
-round, eight rounds, and prints the best round's time per request; ``--profile`` then prints a
-cProfile of one more round, sorted by cumulative time.
+Run by hand: ``.venv/bin/python bench/inprocess.py [--profile] [--access-log FILE]``. Calls the app
+5,000 times per round, eight rounds, and prints the best round's time per request; ``--profile``
+then prints a cProfile of one more round, sorted by cumulative time; ``--access-log`` measures with
+the access log written to FILE.
 """
 
 from __future__ import annotations
@@ -52,10 +53,10 @@ async def call(
     return messages
 
 
-def prepare() -> Settings:
+def prepare(access_log: str = "off") -> Settings:
     """A fresh data directory with the bench's root keys, made before any event loop runs."""
     os.environ["HOLDALL_ACCESS_KEY"], os.environ["HOLDALL_SECRET_KEY"] = ACCESS, SECRET
-    settings = Settings(data_dir=Path(tempfile.mkdtemp()) / "data", sweep_interval=0)
+    settings = Settings(data_dir=Path(tempfile.mkdtemp()) / "data", sweep_interval=0, access_log=access_log)
     prepare_data_dir(settings)
     return settings
 
@@ -90,4 +91,6 @@ async def main(settings: Settings, profile: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profile", action="store_true")
-    asyncio.run(main(prepare(), parser.parse_args().profile))
+    parser.add_argument("--access-log", default="off", help="write the access log there (a file) while measuring")
+    args = parser.parse_args()
+    asyncio.run(main(prepare(args.access_log), args.profile))

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from holdall.client.presign import DIALECTS, presign_url
 from holdall.config import GiB, Settings
 from holdall.errors import NameTaken
+from holdall.hosts import host_lines, with_block
 from holdall.keys import ACCESS_ENV, CREDENTIALS_FILE, ROOT_ACCOUNT, SECRET_ENV, new_key_pair, root_key_pair
 from holdall.parsing import is_ascii_uint
 from holdall.service.buckets import DEFAULT_PROJECT, new_bucket_id, new_project_id
@@ -73,6 +74,16 @@ def _reserve(value: str) -> tuple[int | None, float | None]:
     if is_ascii_uint(value, 18):
         return int(value), None
     raise argparse.ArgumentTypeError("expected a number of bytes or a percentage such as 5%")
+
+
+def _access_log(value: str) -> str:
+    if value in ("off", "-"):
+        return value
+    path = Path(value).resolve()
+    writable = os.access(path, os.W_OK) if path.exists() else os.access(path.parent, os.W_OK | os.X_OK)
+    if path.is_dir() or not writable:
+        raise argparse.ArgumentTypeError(f"cannot append to {path}")
+    return str(path)
 
 
 META_HELP = "metadata store: sqlite:///PATH or postgresql://USER@HOST/DB (default: SQLite in --data)"
@@ -172,6 +183,7 @@ def serve(args: argparse.Namespace) -> None:
         host=host,
         port=port,
         domain=args.domain.lower(),
+        access_log=args.access_log,
         workers=args.workers,
         region=args.region,
         bucket_delete_delay=args.bucket_delete_delay,
@@ -263,6 +275,33 @@ def account_list(args: argparse.Namespace) -> None:
         for account in _read(meta.accounts()):
             state = "disabled" if account.disabled else "active"
             print(f"{account.name}\t{account.public_key}\t{state}")
+
+
+def hosts(args: argparse.Namespace) -> None:
+    """Prints (or, with --write, puts into the hosts file) one line per bucket host."""
+    with _opened_meta(args) as meta:
+        names = [bucket.name for account in _read(meta.accounts()) for bucket in _all_buckets(meta, account.id)]
+    names += args.names
+    lines = host_lines(names, args.domain.lower(), args.address)
+    if not args.write:
+        print("\n".join(lines))
+        return
+    path = Path(args.hosts_file)
+    try:
+        text = path.read_text() if path.exists() else ""
+        path.write_text(with_block(text, lines))
+    except OSError as problem:
+        raise SystemExit(
+            f"holdall: cannot write {path}: {problem.strerror} (run it as root, or print the lines)"
+        ) from None
+    print(f"holdall: {len(lines)} bucket host(s) in {path}")
+
+
+def _all_buckets(meta: SqlMetaStore, account_id: str) -> list[Bucket]:
+    found: list[Bucket] = []
+    while page := _read(meta.buckets(account_id, None, len(found), 1000)):
+        found += page
+    return found
 
 
 def account_disable(args: argparse.Namespace) -> None:
@@ -459,6 +498,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     run.add_argument("--listen", type=_listen, default=("127.0.0.1", 9000), help="HOST:PORT (default 127.0.0.1:9000)")
     run.add_argument("--domain", default="localhost", help="<bucket>.<domain> is a bucket host (default localhost)")
+    run.add_argument(
+        "--access-log",
+        default="off",
+        type=_access_log,
+        help="a JSON line per request: FILE, - (standard output) or off",
+    )
     run.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     run.add_argument("--region", default="cn-bj", help="region of buckets created without one")
     run.add_argument(
@@ -547,7 +592,16 @@ def main(argv: list[str] | None = None) -> None:
     disable.add_argument("--enable", action="store_true", help="enable it again")
     disable.set_defaults(func=account_disable)
     _add_presign_command(commands)
-    for sub in (create, listing, disable, *_add_admin_commands(commands)):
+    hosts_command = commands.add_parser("hosts", help="print the /etc/hosts lines that make bucket hosts resolve")
+    hosts_command.add_argument("names", nargs="*", help="bucket names to add besides the buckets that exist")
+    hosts_command.add_argument("--domain", default="localhost", help="the serve --domain (default localhost)")
+    hosts_command.add_argument("--address", default="127.0.0.1", help="the address they resolve to (default 127.0.0.1)")
+    hosts_command.add_argument("--write", action="store_true", help="put them into the hosts file instead")
+    hosts_command.add_argument(
+        "--hosts-file", default="/etc/hosts", help="the file --write changes (default /etc/hosts)"
+    )
+    hosts_command.set_defaults(func=hosts)
+    for sub in (create, listing, disable, hosts_command, *_add_admin_commands(commands)):
         sub.add_argument("--data", default="holdall-data", help="data directory (default ./holdall-data)")
         sub.add_argument("--meta", default="", type=_meta_url, help=META_HELP)
 

@@ -19,6 +19,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 9000
     domain: str = "localhost"
+    access_log: str = "off"
+    """Where a JSON line per request goes: a file, ``-`` for standard output, or ``off``."""
     workers: int = 1
     region: str = "cn-bj"
     bucket_delete_delay: int = 20 * 60

@@ -54,7 +54,11 @@ def test_what_one_gateway_writes_the_other_reads_and_lists(gateways: Gateways) -
     assert call(two, "DELETE", name, "dir/k0").status_code == 204
     assert call(one, "GET", name, "dir/k0").status_code == 404
     assert api(two, "UpdateBucket", BucketName=name, Type="public")["RetCode"] == 0
-    assert requests.get(f"{one.bucket_url(name)}/dir/k1").content == b"body 1"  # the cache followed
+    # the other gateway's cache follows the change feed (a NOTIFY), milliseconds later, not at once
+    deadline = time.monotonic() + 5
+    while requests.get(f"{one.bucket_url(name)}/dir/k1").content != b"body 1" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert requests.get(f"{one.bucket_url(name)}/dir/k1").content == b"body 1"
 
 
 def test_capped_writes_racing_on_both_gateways_stop_at_the_cap(gateways: Gateways) -> None:

@@ -57,3 +57,24 @@ def test_the_first_start_says_where_the_root_keys_are(tmp_path: Path) -> None:
 def test_version() -> None:
     done = subprocess.run([sys.executable, "-m", "holdall", "--version"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and done.stdout.startswith("holdall ") and done.stdout.split()[1][0].isdigit()
+
+
+def test_hosts_lines_for_every_bucket(tmp_path: Path) -> None:
+    from tests.e2e.helpers import api, holdall_cli
+    from tests.e2e.server import Server
+
+    server = Server(data=tmp_path / "data").start()
+    try:
+        for name in ("photos", "docs"):
+            assert api(server, "CreateBucket", BucketName=name, Region="cn-bj")["RetCode"] == 0
+    finally:
+        server.stop()
+    printed = holdall_cli(server.data, "hosts", "later").splitlines()
+    assert "127.0.0.1\tphotos.localhost" in printed and "127.0.0.1\tdocs.localhost" in printed
+    assert "127.0.0.1\tlater.localhost" in printed
+    hosts_file = tmp_path / "hosts"
+    hosts_file.write_text("127.0.0.1\tlocalhost\n")
+    for _ in range(2):
+        holdall_cli(server.data, "hosts", "--write", "--hosts-file", str(hosts_file))
+    written = hosts_file.read_text()
+    assert written.startswith("127.0.0.1\tlocalhost\n") and written.count("photos.localhost") == 1

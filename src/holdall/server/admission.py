@@ -10,6 +10,7 @@ from urllib.parse import unquote
 from holdall import clock
 from holdall.auth.principal import Op, Principal
 from holdall.errors import AccessDenied, BadRequest, BucketNotFound
+from holdall.server.access_log import note
 from holdall.server.context import Call
 from holdall.server.guard import require_covered
 from holdall.server.http import Request
@@ -84,6 +85,7 @@ class Admission:
         """``key`` is what the token's rules are checked on (None: the handler checks the key it touches)."""
         principal, coverage = verified
         request, bucket, operation = call.request, call.bucket, call.operation
+        note(operation.name, principal)
         op = operation.op
         if coverage is not None and operation.changeable:
             require_covered(coverage, *operation.inputs(request.query, request.headers))

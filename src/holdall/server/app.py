@@ -12,6 +12,7 @@ from holdall import clock
 from holdall.config import Settings
 from holdall.errors import BadRequest, HoldallError, StorageFull
 from holdall.server import health
+from holdall.server.access_log import OFF, AccessLog
 from holdall.server.admission import Admission
 from holdall.server.authenticate import Authenticator
 from holdall.server.context import Call
@@ -93,6 +94,7 @@ class HoldallApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.parts: Components | None = None
+        self.access = AccessLog(OFF)
 
     @property
     def cors(self) -> Cors:
@@ -124,6 +126,7 @@ class HoldallApp:
 
     def startup(self) -> None:
         self.parts = build(self.settings)
+        self.access = AccessLog(self.settings.access_log)
         loop = asyncio.get_running_loop()
         if self.settings.sweep_interval > 0:
             self.parts.tasks.append(loop.create_task(self.parts.sweeper.run_forever()))
@@ -144,13 +147,16 @@ class HoldallApp:
             log.exception("the last usage flush failed")
         self.parts.executor.shutdown(wait=True)
         self.parts.meta.close()
+        self.access.close()
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         head_only = scope["method"] == "HEAD"
         request: Request | None = None
         dialect = UFILE
         call: Call | None = None
+        target: Target | None = None
         s3_target: Target | None = None
+        outcome = self.access.begin()
         try:
             request = Request(scope, receive, self.settings.body_timeout)
             if request.query or "authorization" in request.headers:
@@ -179,7 +185,7 @@ class HoldallApp:
             else:
                 response = dialect_error(error, dialect, scope.get("path", "/"))
         except Exception:
-            sid = session_id()
+            sid = outcome.session if outcome is not None else session_id()
             log.exception("unexpected error, session %s", sid)
             response = json_response({"RetCode": -1, "ErrMsg": f"internal error, session {sid}"}, 500)
             response.header("x-sessionid", sid)
@@ -191,6 +197,12 @@ class HoldallApp:
             await send_response(send, response, head_only, receive)
         except OSError:
             pass  # the client hung up while the reply was going out
+        if outcome is not None:
+            if call is not None and not outcome.operation:  # refused before its admission
+                outcome.operation = call.operation.name
+            client = scope.get("client")
+            place = (target.bucket, target.key) if target is not None else ("", "")
+            self.access.write(outcome, request, str(client[0]) if client else "", place, dialect, response)
 
     async def _decorate(
         self, request: Request, call: Call | None, s3_target: Target | None, response: Response

@@ -75,6 +75,7 @@ class Request:
         "method",
         "query",
         "raw_path",
+        "received",
         "scope",
     )
 
@@ -83,6 +84,8 @@ class Request:
         self._receive = receive
         self._consumed = False
         self._finished = False
+        self.received = 0
+        """Body bytes read so far, as they came off the wire."""
         self.body_timeout = body_timeout
         self.method: str = scope["method"]
         self.raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
@@ -129,6 +132,7 @@ class Request:
             if message["type"] == "http.disconnect":
                 raise BodyIncomplete()
             chunk = message.get("body", b"")
+            self.received += len(chunk)
             if not message.get("more_body", False):
                 self._finished = True
                 if chunk:
@@ -161,6 +165,7 @@ class RequestView(Request):
         self.scope, self._receive, self.body_timeout = origin.scope, origin._receive, origin.body_timeout
         self.method, self.raw_path, self.query = origin.method, origin.raw_path, origin.query
         self._consumed = self._finished = False
+        self.received = 0
         self.headers = headers
         self._origin, self._decode = origin, decode
 

@@ -35,6 +35,7 @@ from holdall.errors import (
     TooSoon,
 )
 from holdall.parsing import is_ascii_uint
+from holdall.server.access_log import note
 from holdall.server.admission import Admission, account_keys_only, body, check_token, copy_source
 from holdall.server.authenticate import Authenticator
 from holdall.server.context import Call
@@ -285,9 +286,10 @@ class S3Api:
         principal = verified.principal
         try:
             if target is None:
-                resolve(request.method, SERVICE_ROUTES, request)
+                note(resolve(request.method, SERVICE_ROUTES, request).name, principal)
                 return await self.list_buckets(account_keys_only(principal))
             operation = resolve(request.method, OBJECT_ROUTES if target.key else BUCKET_ROUTES, request)
+            note(operation.name, principal)
             if operation.name in COMMAND_BODIES and request.body_pending and not _body_bound(operation, verified):
                 raise AccessDenied(
                     f"{operation.name} needs its body signed: a signed x-amz-content-sha256, Content-MD5"

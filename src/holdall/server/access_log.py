@@ -1,0 +1,101 @@
+"""One JSON line per request (``--access-log FILE|-|off``): when, who, what, how it ended.
+
+The line's fields are gathered as the request goes: the app knows the client, the bucket, the key
+and the reply; the admission every operation passes knows the operation and whom it acts for, and
+notes them in the request's :data:`OUTCOME` (a context variable: each request runs in its own task).
+Workers append whole lines with one ``write`` each (``O_APPEND``), so lines from several workers
+never interleave. Off by default: then nothing here runs on the request path.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from holdall.auth.principal import Principal
+from holdall.server.http import Request, Response
+
+OFF = "off"
+STDOUT = "-"
+
+
+@dataclass(slots=True)
+class Outcome:
+    session: str
+    started: float
+    operation: str = ""
+    account: str = ""
+    key_id: str = ""
+    """The access key a token or temporary key signed with; empty for an account's own keys."""
+
+
+OUTCOME: ContextVar[Outcome | None] = ContextVar("holdall_outcome", default=None)
+
+
+def note(operation: str, principal: Principal) -> None:
+    """Records the operation and whom it acts for in the current request's access-log line, if any."""
+    outcome = OUTCOME.get()
+    if outcome is not None:
+        outcome.operation = operation
+        outcome.account = principal.account_id
+        outcome.key_id = principal.public_key if principal.token is not None else ""
+
+
+class AccessLog:
+    def __init__(self, target: str) -> None:
+        self.enabled = target != OFF
+        self._fd = -1
+        if target == STDOUT:
+            self._fd = 1
+        elif self.enabled:
+            self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._ids = itertools.count()
+        self._prefix = f"{os.getpid():x}"
+
+    def begin(self) -> Outcome | None:
+        """A new request's line, made current; None when the log is off."""
+        if not self.enabled:
+            return None
+        outcome = Outcome(f"{self._prefix}-{next(self._ids):x}", time.time())
+        OUTCOME.set(outcome)
+        return outcome
+
+    def write(
+        self,
+        outcome: Outcome,
+        request: Request | None,
+        client: str,
+        place: tuple[str, str],
+        dialect: str,
+        response: Response,
+    ) -> None:
+        bucket, key = place
+        line = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(outcome.started)),
+            "session": outcome.session,
+            "client": client,
+            "method": request.method if request is not None else "",
+            "account": outcome.account,
+            "key_id": outcome.key_id,
+            "operation": outcome.operation,
+            "dialect": dialect,
+            "bucket": bucket,
+            "key": key,
+            "status": response.status,
+            "bytes_in": request.received if request is not None else 0,
+            "bytes_out": response.length if response.length is not None else len(response.body),
+            "duration_ms": round((time.time() - outcome.started) * 1000, 3),
+        }
+        data = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        try:
+            os.write(self._fd, data)
+        except OSError:
+            pass  # a full disk or a closed stdout must not fail the request
+
+    def close(self) -> None:
+        if self._fd > 2:
+            os.close(self._fd)
