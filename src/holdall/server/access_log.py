@@ -3,18 +3,19 @@
 The line's fields are gathered as the request goes: the app knows the client, the bucket, the key
 and the reply; the admission every operation passes knows the operation and whom it acts for, and
 notes them in the request's :data:`OUTCOME` (a context variable: each request runs in its own task).
-Workers append whole lines with one ``write`` each (``O_APPEND``), so lines from several workers
+Lines are written by hand, every string through json's own escaping (``json.dumps`` of a dict
+costs 5 µs a line). Workers append whole lines with one ``write`` each (``O_APPEND``), so lines from several workers
 never interleave. Off by default: then nothing here runs on the request path.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _text
 
 from holdall.auth.principal import Principal
 from holdall.server.http import Request, Response
@@ -54,6 +55,7 @@ class AccessLog:
         elif self.enabled:
             self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._ids = itertools.count()
+        self._second, self._stamp = -1, ""
         self._prefix = f"{os.getpid():x}"
 
     def begin(self) -> Outcome | None:
@@ -74,27 +76,28 @@ class AccessLog:
         response: Response,
     ) -> None:
         bucket, key = place
-        line = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(outcome.started)),
-            "session": outcome.session,
-            "client": client,
-            "method": request.method if request is not None else "",
-            "account": outcome.account,
-            "key_id": outcome.key_id,
-            "operation": outcome.operation,
-            "dialect": dialect,
-            "bucket": bucket,
-            "key": key,
-            "status": response.status,
-            "bytes_in": request.received if request is not None else 0,
-            "bytes_out": response.length if response.length is not None else len(response.body),
-            "duration_ms": round((time.time() - outcome.started) * 1000, 3),
-        }
-        data = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        text = _text
+        line = (
+            f'{{"time":"{self._time(outcome.started)}","session":"{outcome.session}","client":{text(client)},'
+            f'"method":{text(request.method if request is not None else "")},"account":{text(outcome.account)},'
+            f'"key_id":{text(outcome.key_id)},"operation":{text(outcome.operation)},"dialect":{text(dialect)},'
+            f'"bucket":{text(bucket)},"key":{text(key)},"status":{response.status},'
+            f'"bytes_in":{request.received if request is not None else 0},'
+            f'"bytes_out":{response.length if response.length is not None else len(response.body)},'
+            f'"duration_ms":{(time.time() - outcome.started) * 1000:.3f}}}\n'
+        )
+        data = line.encode()
         try:
             os.write(self._fd, data)
         except OSError:
             pass  # a full disk or a closed stdout must not fail the request
+
+    def _time(self, moment: float) -> str:
+        """The line's time, formatted once a second (strftime costs a microsecond)."""
+        second = int(moment)
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        return self._stamp
 
     def close(self) -> None:
         if self._fd > 2:
