@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from holdall.auth import ufile
-from holdall.cli import prepare_data_dir
 from holdall.config import Settings
+from holdall.data_dir import prepare_data_dir
 from holdall.server.app import HoldallApp
 
 ACCESS, SECRET = "HABENCHACCESSKEY0000", "holdall-bench-secret"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import importlib.metadata
 import importlib.util
@@ -12,30 +11,23 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from holdall.client.presign import DIALECTS, presign_url
 from holdall.config import GiB, Settings
-from holdall.errors import NameTaken
+from holdall.data_dir import open_store, prepare_data_dir
+from holdall.data_dir import run_read as _read
 from holdall.hosts import host_lines, with_block
-from holdall.keys import ACCESS_ENV, CREDENTIALS_FILE, ROOT_ACCOUNT, SECRET_ENV, new_key_pair, root_key_pair
+from holdall.keys import ACCESS_ENV, CREDENTIALS_FILE, SECRET_ENV, new_key_pair
 from holdall.parsing import is_ascii_uint
-from holdall.service.buckets import DEFAULT_PROJECT, new_bucket_id, new_project_id
+from holdall.service.buckets import DEFAULT_PROJECT, new_project_id
 from holdall.service.cors import CorsRuleError, dump_rules, parse_rules
 from holdall.service.formats import SIGNATURES
 from holdall.service.quotas import UNIT_NAMES, to_raw, to_units
 from holdall.store.meta.base import DOWNLOAD_TRAFFIC, REQUEST_COUNT, STORAGE_VOLUME, Account, Bucket, Project
-from holdall.store.meta.open import open_meta
 from holdall.store.meta.sql import SqlMetaStore
-
-T = TypeVar("T")
-
-
-def _read(coroutine: Coroutine[Any, Any, T]) -> T:
-    """A read of the metadata store, from a command that runs no event loop of its own."""
-    return asyncio.run(coroutine)
 
 
 def _listen(value: str) -> tuple[str, int]:
@@ -113,65 +105,6 @@ def _inline_limit(value: str) -> int:
     return int(value)
 
 
-def prepare_data_dir(settings: Settings) -> None:
-    """Creates the data directory and the root account; prints a newly generated key pair once.
-
-    Everything holdall writes is readable by its own user only: the metadata holds private keys.
-    """
-    os.umask(0o077)
-    if settings.data_dir.exists() and not settings.data_dir.is_dir():
-        raise SystemExit(f"holdall: --data {settings.data_dir} is a file; it must name a directory")
-    try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as problem:
-        raise SystemExit(f"holdall: cannot create the data directory {settings.data_dir}: {problem.strerror}") from None
-    for path in (settings.data_dir, *settings.data_dir.glob("meta.*")):
-        path.chmod(0o700 if path.is_dir() else 0o600)
-    pair, generated = root_key_pair(settings.data_dir)
-    meta = _open_target(settings.meta_target)
-    try:
-        root = _read(meta.account_by_name(ROOT_ACCOUNT))
-        if root is None:
-            root = Account(uuid.uuid4().hex, ROOT_ACCOUNT, pair.public_key, pair.private_key, False, int(time.time()))
-            try:
-                meta.create_account_sync(root)
-            except meta.UNIQUE_VIOLATION:  # another gateway, starting at the same time, made it
-                found = _read(meta.account_by_name(ROOT_ACCOUNT))
-                if found is None:
-                    raise SystemExit("holdall: another account holds the root key pair's access key") from None
-                root = found
-        if (root.public_key, root.private_key) != (pair.public_key, pair.private_key):
-            meta.set_account_keys_sync(ROOT_ACCOUNT, pair.public_key, pair.private_key)
-        _claim_system_buckets(meta, settings, root.id)
-    finally:
-        meta.close()
-    if generated:
-        kept = settings.data_dir / CREDENTIALS_FILE
-        print(f"holdall: generated the root key pair, kept in {kept} (mode 0600); shown only this once:")
-        print(f"  HOLDALL_ACCESS_KEY={pair.public_key}")
-        print(f"  HOLDALL_SECRET_KEY={pair.private_key}", flush=True)
-
-
-def _claim_system_buckets(meta: SqlMetaStore, settings: Settings, root_id: str) -> None:
-    """The temp and resource buckets exist from the start and belong to root; if another account
-    holds one of the names, temporary uploads would land in its bucket, so the server does not start."""
-    for name in settings.system_buckets:
-        bucket = _read(meta.bucket(name))
-        if bucket is None:
-            now = int(time.time())
-            made = Bucket(name, new_bucket_id(), root_id, DEFAULT_PROJECT, "private", settings.region, now, now)
-            try:
-                meta.create_bucket_sync(made)
-                continue
-            except NameTaken:  # another gateway, starting at the same time, made it
-                bucket = _read(meta.bucket(name))
-        if bucket is None or bucket.account_id != root_id:
-            raise SystemExit(
-                f"holdall: bucket {name!r} belongs to another account, but holdall keeps it for temporary"
-                f" uploads; remove that bucket, or start with --temp-bucket/--resource-bucket naming free ones"
-            )
-
-
 def serve(args: argparse.Namespace) -> None:
     from holdall.server import supervisor
 
@@ -240,21 +173,7 @@ def _open_meta(data: str, meta_url: str) -> SqlMetaStore:
     settings = Settings(data_dir=Path(data).resolve(), meta_url=meta_url)
     if not meta_url and not settings.meta_path.exists():
         raise SystemExit(f"holdall: no data directory at {settings.data_dir}; run holdall serve first")
-    return _open_target(settings.meta_target)
-
-
-def _open_target(url: str) -> SqlMetaStore:
-    try:
-        return open_meta(url)
-    except Exception as error:  # a server that is down, a wrong password, a path that is no directory
-        raise SystemExit(f"holdall: cannot open the metadata store {_redacted(url)}: {error}".strip()) from None
-
-
-def _redacted(url: str) -> str:
-    """The URL without a password it may carry."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    return f"{scheme}{sep}{credentials.partition(':')[0]}{at}{host}" if at else url
+    return open_store(settings.meta_target)
 
 
 def account_create(args: argparse.Namespace) -> None:

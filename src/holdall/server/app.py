@@ -22,7 +22,7 @@ from holdall.server.control_request import is_management_call
 from holdall.server.cors import Cors
 from holdall.server.dialects import detect, detect_unread, dialect_error
 from holdall.server.envelopes import envelopes
-from holdall.server.http import UFILE, Receive, Request, Response, Scope, Send, send_response
+from holdall.server.http import UFILE, Receive, Request, Response, Scope, Send, decode_headers, send_response
 from holdall.server.management import ManagementApi
 from holdall.server.replies import json_response, session_id
 from holdall.server.routing import Target, route
@@ -179,7 +179,7 @@ class HoldallApp:
                     response = await self.root(request)
         except HoldallError as error:
             if request is None:
-                dialect = detect_unread(scope.get("query_string", b""), _headers_of(scope))
+                dialect = detect_unread(scope.get("query_string", b""), decode_headers(scope))
             if request is None and dialect == UFILE and self.parts is not None and self._is_root(scope):
                 response = self.parts.api.early_error(scope, error)
             else:
@@ -232,10 +232,6 @@ class HoldallApp:
         if request.method in ("GET", "POST") and is_management_call(request):
             return await self.parts.api.handle(request)
         raise BadRequest("name a bucket: use <bucket>.<domain> as the host or /<bucket>/<key> as the path")
-
-
-def _headers_of(scope: Scope) -> dict[str, str]:
-    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
 
 
 def _is_health_check(request: Request, target: Target) -> bool:

@@ -58,6 +58,11 @@ def _parsed_query(raw: bytes) -> dict[str, str]:
     return _cached_query(raw) if len(raw) <= 2048 else parse_query(raw)
 
 
+def decode_headers(scope: Scope) -> dict[str, str]:
+    """A request's headers by lower-case name (a name sent twice keeps its last value)."""
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+
+
 class BodyIncomplete(HoldallError):
     """The client went away or stalled before the whole body arrived."""
 
@@ -89,9 +94,7 @@ class Request:
         self.body_timeout = body_timeout
         self.method: str = scope["method"]
         self.raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        self.headers: dict[str, str] = {
-            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
-        }
+        self.headers: dict[str, str] = decode_headers(scope)
         raw_query: bytes = scope["query_string"]
         self.query: dict[str, str] = _parsed_query(raw_query) if raw_query else {}
         """Shared between requests with the same query string: never change it."""

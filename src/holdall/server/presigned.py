@@ -33,7 +33,7 @@ BROWSER_HINT = (
 )
 
 
-def _same(computed: str, claimed: str) -> bool:
+def same_signature(computed: str, claimed: str) -> bool:
     return hmac.compare_digest(computed.encode(), claimed.encode())
 
 
@@ -44,7 +44,7 @@ def _check_window(now: float, starts_at: float, expires_at: float) -> None:
         raise RequestExpired()
 
 
-def _path_as_sent(request: Request) -> str:
+def path_as_sent(request: Request) -> str:
     """The path a SigV4 or TOS signature covers: as the client sent it, decoded once (``/bucket`` and
     ``/bucket/`` differ, as they do for boto3)."""
     raw, _ = split_absolute(request.raw_path, request.headers.get("host", ""))
@@ -77,13 +77,13 @@ class PresignedAuth:
         _check_window(clock.now(), parsed.signed_at, parsed.expires_at)
         secret, principal = await self.lookup(parsed.access_key, parsed.security_token)
         headers = request.headers
-        uri = f"/{bucket}/{key}" if dialect is v4.OSS4 else _path_as_sent(request)
+        uri = f"/{bucket}/{key}" if dialect is v4.OSS4 else path_as_sent(request)
 
         def attempt(names: list[str]) -> tuple[bool, str, str]:
             canonical = v4.canonical_request(parsed, request.method, uri, request.query, headers, names)
             text = v4.string_to_sign(parsed, canonical)
             computed = v4.signature(dialect, secret, parsed.date, parsed.region, text)
-            return _same(computed, parsed.signature), text, canonical
+            return same_signature(computed, parsed.signature), text, canonical
 
         names = v4.header_names(parsed, headers)
         ok, text, canonical = attempt(names)
@@ -117,13 +117,13 @@ class PresignedAuth:
         for path in dict.fromkeys(paths):
             resource = v1.canonical_resource(dialect, path, query)
             text = v1.string_to_sign(parsed, request.method, resource, headers, content_type=content_type)
-            if _same(v1.signature(secret, text), parsed.signature):
+            if same_signature(v1.signature(secret, text), parsed.signature):
                 return principal, Coverage(dialect.subresources, V1_SIGNED_HEADERS, (dialect.header_prefix,))
             first = first or text
         if dialect is v1.OSS1 and content_type:
             resource = v1.canonical_resource(dialect, paths[0], query)
             bare = v1.string_to_sign(parsed, request.method, resource, headers, content_type="")
-            if _same(v1.signature(secret, bare), parsed.signature):
+            if same_signature(v1.signature(secret, bare), parsed.signature):
                 raise SignatureMismatch(BROWSER_HINT.format(type=content_type))
         raise SignatureMismatch(string_to_sign=first)
 
@@ -158,7 +158,7 @@ class PresignedAuth:
         secret, principal = await self.lookup(parsed.access_key, parsed.security_token)
         path = f"/{key}" if virtual_host or not bucket else f"/{bucket}/{key}"
         text = cos.string_to_sign(parsed, cos.http_string(parsed, request.method, path, request.query, request.headers))
-        if not _same(cos.signature(secret, parsed.key_time, text), parsed.signature):
+        if not same_signature(cos.signature(secret, parsed.key_time, text), parsed.signature):
             raise SignatureMismatch(string_to_sign=text)
         if not presigned:
             return principal, None

@@ -73,46 +73,6 @@ from holdall.store.meta.base import Listing, MetaStore
 MAX_DELETE_BODY = 1024 * 1024
 MAX_DELETE_KEYS = 1000
 CANNED_ACLS = {"private": "private", "public-read": "public"}
-SUBRESOURCES = frozenset(
-    [
-        "accelerate",
-        "acl",
-        "analytics",
-        "attributes",
-        "cors",
-        "delete",
-        "encryption",
-        "intelligent-tiering",
-        "inventory",
-        "legal-hold",
-        "lifecycle",
-        "location",
-        "logging",
-        "metrics",
-        "notification",
-        "object-lock",
-        "ownershipControls",
-        "partNumber",
-        "policy",
-        "policyStatus",
-        "publicAccessBlock",
-        "replication",
-        "requestPayment",
-        "restore",
-        "retention",
-        "select",
-        "tagging",
-        "torrent",
-        "uploadId",
-        "uploads",
-        "versionId",
-        "versioning",
-        "versions",
-        "website",
-    ]
-)
-
-
 LISTING = ("prefix", "delimiter", "encoding-type", "max-keys")
 HARMLESS = frozenset(
     (

@@ -47,8 +47,8 @@ from holdall.errors import (
 from holdall.parsing import is_ascii_uint
 from holdall.server import aws_chunked
 from holdall.server.http import Request, RequestView, Response
-from holdall.server.presigned import Lookup, PresignedAuth
-from holdall.server.routing import Target, decode_path, split_absolute
+from holdall.server.presigned import Lookup, PresignedAuth, path_as_sent, same_signature
+from holdall.server.routing import Target
 from holdall.service.digests import Expected
 
 DATE_SKEW = 900
@@ -116,14 +116,13 @@ async def _verify_v4(dialect: v4.V4Dialect, request: Request, target: Target | N
     if not chunked and payload != v4.UNSIGNED_PAYLOAD and not _SHA256_HEX.fullmatch(payload):
         raise BadRequest(f"{prefix}content-sha256 must be the body's SHA-256 in hex or UNSIGNED-PAYLOAD")
     secret, principal = await lookup(parsed.access_key, parsed.security_token)
-    raw_path, _ = split_absolute(request.raw_path, headers.get("host", ""))
     canonical = v4.canonical_request(
-        parsed, request.method, decode_path(raw_path) or "/", request.query, headers, sorted(parsed.signed_headers)
+        parsed, request.method, path_as_sent(request), request.query, headers, sorted(parsed.signed_headers)
     )
     text = v4.string_to_sign(parsed, canonical)
     key = v4.signing_key(dialect, secret, parsed.date, parsed.region)
     computed = hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(computed.encode(), parsed.signature.encode()):
+    if not same_signature(computed, parsed.signature):
         raise SignatureMismatch(string_to_sign=text, canonical_request=canonical)
     if chunked:
         signer = None
@@ -193,7 +192,7 @@ async def _verify_oss4(request: Request, target: Target | None, lookup: Lookup) 
     )
     text = v4.string_to_sign(parsed, canonical)
     computed = v4.signature(v4.OSS4, secret, parsed.date, parsed.region, text)
-    if not hmac.compare_digest(computed.encode(), parsed.signature.encode()):
+    if not same_signature(computed, parsed.signature):
         raise SignatureMismatch(string_to_sign=text, canonical_request=canonical)
     if parsed.payload == v4.UNSIGNED_PAYLOAD:  # OSS4 signs Content-MD5 whenever it is sent
         return Verified(principal, (), "content-md5" in headers)
@@ -275,7 +274,7 @@ async def _verify_v1(dialect: v1.V1Dialect, request: Request, target: Target | N
     for path in paths:
         resource = v1.canonical_resource(dialect, path, request.query)
         text = v1.header_string_to_sign(dialect, request.method, resource, headers)
-        if hmac.compare_digest(v1.signature(secret, text).encode(), signature.encode()):
+        if same_signature(v1.signature(secret, text), signature):
             return Verified(principal, (), _digest_signed(headers, functools.partial(_v1_signs, dialect)))
         first = first or text
     raise SignatureMismatch(string_to_sign=first)

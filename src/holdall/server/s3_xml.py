@@ -167,11 +167,6 @@ def add_checksums(response: Response, checksums: dict[str, str]) -> Response:
     return response
 
 
-def echo_checksums(request: Request, response: Response) -> Response:
-    """The x-amz-checksum-* headers of a stored body: verified against it, so they are its checksums."""
-    return add_checksums(response, sent_checksums(request))
-
-
 def child_text(element: Element, name: str) -> str | None:
     """The text of the first child named ``name`` (namespace ignored)."""
     found = next((child for child in element if child.tag.rpartition("}")[2] == name), None)

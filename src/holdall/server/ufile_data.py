@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from holdall.auth.principal import Op, Principal
-from holdall.errors import (
-    BucketNotFound,
-)
+from holdall.errors import BucketNotFound
 from holdall.server.admission import Admission
 from holdall.server.authenticate import Authenticator
 from holdall.server.context import Call
@@ -28,17 +26,13 @@ from holdall.server.ufile_objects import UFileObjects
 from holdall.service.multipart import MultipartService
 from holdall.service.objects import ObjectService
 from holdall.service.usage import Meter
-from holdall.store.meta.base import (
-    MetaStore,
-)
+from holdall.store.meta.base import MetaStore
 
-STORAGE_CLASSES = ("STANDARD", "IA", "ARCHIVE")
-MAX_SMALL_BODY = 1024 * 1024
 _KEY, _FILE_NAME, _PREFIX, _FORM = Scope.KEY, Scope.FILE_NAME, Scope.PREFIX, Scope.FORM
 """Enum members as module constants: a member lookup costs 0.1 µs on every request."""
 _NO_SUFFIX = ("",)
 Handler = Callable[..., Awaitable[Response]]
-"""(request, bucket) for the bucket's own operations, (request, bucket, key) for an object's."""
+"""(call, principal, key): the key the operation's scope names ("" for the bucket's own operations)."""
 
 
 class DataPlane:
