@@ -21,6 +21,8 @@ class Settings:
     domain: str = "localhost"
     access_log: str = "off"
     """Where a JSON line per request goes: a file, ``-`` for standard output, or ``off``."""
+    metrics_token: str = ""
+    """A bearer token ``GET /metrics`` asks for; empty: the metrics are open to anyone who can connect."""
     workers: int = 1
     region: str = "cn-bj"
     bucket_delete_delay: int = 20 * 60
@@ -41,6 +43,9 @@ class Settings:
     """Per worker; 0 derives it from the open-files limit."""
     max_uploads: int = 256
     """Request bodies a worker streams into blobs at once."""
+    graceful_timeout: int = 30
+    """Seconds in-flight requests get to finish on SIGTERM."""
+    log_level: str = "warning"
     clock_file: Path | None = None
     max_tokens: int = 50
     usage_flush_interval: float = 1.0

@@ -83,6 +83,8 @@ class HoldallError(Exception):
     code: ClassVar[str] = "InvalidArgument"
     """The error code of the S3, OSS, COS and TOS dialects."""
     default_message: ClassVar[str] = "invalid parameter"
+    limit: ClassVar[str] = ""
+    """The limit that refused the request, as the metrics count it; empty for other errors."""
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
@@ -292,6 +294,19 @@ class QuotaExceeded(HoldallError):
     ret_code = -15011
     code = "QuotaExceeded"
     default_message = "quota exceeded"
+    limit = "quota"
+
+
+class CapExceeded(QuotaExceeded):
+    """A bucket's cap on bytes or objects."""
+
+    limit = "bucket_cap"
+
+
+class UrlLimitReached(QuotaExceeded):
+    """An account holds as many live resource upload URLs as it may."""
+
+    limit = "upload_urls"
 
 
 class RateLimited(HoldallError):
@@ -299,6 +314,7 @@ class RateLimited(HoldallError):
     ret_code = -15005
     code = "RequestLimitExceeded"
     default_message = "too many requests"
+    limit = "rate"
 
 
 class ServiceUnavailable(HoldallError):
@@ -306,6 +322,12 @@ class ServiceUnavailable(HoldallError):
     ret_code = -15004
     code = "ServiceUnavailable"
     default_message = "service unavailable, try again"
+
+
+class UploadsBusy(ServiceUnavailable):
+    """A worker streams as many uploads as ``--max-uploads`` allows."""
+
+    limit = "upload_slots"
 
 
 class StorageFull(HoldallError):

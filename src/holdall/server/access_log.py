@@ -2,10 +2,11 @@
 
 The line's fields are gathered as the request goes: the app knows the client, the bucket, the key
 and the reply; the admission every operation passes knows the operation and whom it acts for, and
-notes them in the request's :data:`OUTCOME` (a context variable: each request runs in its own task).
+notes them in the request's :data:`OUTCOME` (a context variable: each request runs in its own task),
+which the metrics read too.
 Lines are written by hand, every string through json's own escaping (``json.dumps`` of a dict
 costs 5 µs a line). Workers append whole lines with one ``write`` each (``O_APPEND``), so lines from several workers
-never interleave. Off by default: then nothing here runs on the request path.
+never interleave. Off by default.
 """
 
 from __future__ import annotations
@@ -26,15 +27,27 @@ STDOUT = "-"
 
 @dataclass(slots=True)
 class Outcome:
-    session: str
+    number: int
     started: float
     operation: str = ""
     account: str = ""
     key_id: str = ""
     """The access key a token or temporary key signed with; empty for an account's own keys."""
 
+    @property
+    def session(self) -> str:
+        """The request's id in the access log and the error log: the worker's pid and a counter."""
+        return f"{os.getpid():x}-{self.number:x}"
+
 
 OUTCOME: ContextVar[Outcome | None] = ContextVar("holdall_outcome", default=None)
+
+
+def note_operation(operation: str) -> None:
+    """Names the current request's operation, for a request that has no principal to note."""
+    outcome = OUTCOME.get()
+    if outcome is not None:
+        outcome.operation = operation
 
 
 def note(operation: str, principal: Principal) -> None:
@@ -56,13 +69,10 @@ class AccessLog:
             self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._ids = itertools.count()
         self._second, self._stamp = -1, ""
-        self._prefix = f"{os.getpid():x}"
 
-    def begin(self) -> Outcome | None:
-        """A new request's line, made current; None when the log is off."""
-        if not self.enabled:
-            return None
-        outcome = Outcome(f"{self._prefix}-{next(self._ids):x}", time.time())
+    def begin(self) -> Outcome:
+        """A new request's outcome, made current (the metrics read its operation, log or not)."""
+        outcome = Outcome(next(self._ids), time.time())
         OUTCOME.set(outcome)
         return outcome
 
@@ -74,6 +84,7 @@ class AccessLog:
         place: tuple[str, str],
         dialect: str,
         response: Response,
+        sent: int,
     ) -> None:
         bucket, key = place
         text = _text
@@ -83,7 +94,7 @@ class AccessLog:
             f'"key_id":{text(outcome.key_id)},"operation":{text(outcome.operation)},"dialect":{text(dialect)},'
             f'"bucket":{text(bucket)},"key":{text(key)},"status":{response.status},'
             f'"bytes_in":{request.received if request is not None else 0},'
-            f'"bytes_out":{response.length if response.length is not None else len(response.body)},'
+            f'"bytes_out":{sent},'
             f'"duration_ms":{(time.time() - outcome.started) * 1000:.3f}}}\n'
         )
         data = line.encode()

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from holdall import clock
 from holdall.config import Settings
 from holdall.errors import BadRequest, HoldallError, StorageFull
+from holdall.metrics import TALLY
 from holdall.server import health
-from holdall.server.access_log import OFF, AccessLog
+from holdall.server.access_log import OFF, AccessLog, note_operation
 from holdall.server.admission import Admission
 from holdall.server.authenticate import Authenticator
 from holdall.server.context import Call
@@ -24,7 +26,8 @@ from holdall.server.dialects import detect, detect_unread, dialect_error
 from holdall.server.envelopes import envelopes
 from holdall.server.http import UFILE, Receive, Request, Response, Scope, Send, decode_headers, send_response
 from holdall.server.management import ManagementApi
-from holdall.server.replies import json_response, session_id
+from holdall.server.metrics import Exporter
+from holdall.server.replies import json_response
 from holdall.server.routing import Target, route
 from holdall.server.s3_api import S3Api
 from holdall.server.s3_auth import HEADER_DIALECTS
@@ -46,6 +49,9 @@ from holdall.store.meta.open import open_meta
 from holdall.store.meta.sql import SqlMetaStore
 
 log = logging.getLogger("holdall.server")
+METRICS = "metrics"
+UNNAMED = "Unknown"
+"""The operation of a request refused before it was known (an unreadable head, a wrong host)."""
 
 
 @dataclass(slots=True)
@@ -59,6 +65,7 @@ class Components:
     sweeper: Sweeper
     meter: Meter
     cors: Cors
+    exporter: Exporter
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -87,6 +94,7 @@ def build(settings: Settings) -> Components:
         sweeper=Sweeper(settings, meta, composite, executor),
         meter=meter,
         cors=Cors(meta, settings.domain),
+        exporter=Exporter(settings.metrics_token),
     )
 
 
@@ -131,6 +139,7 @@ class HoldallApp:
         if self.settings.sweep_interval > 0:
             self.parts.tasks.append(loop.create_task(self.parts.sweeper.run_forever()))
         self.parts.tasks.append(loop.create_task(self.parts.meter.run_forever()))
+        self.parts.tasks.append(loop.create_task(self.parts.exporter.run_forever()))
 
     async def shutdown(self) -> None:
         if self.parts is None:
@@ -145,6 +154,7 @@ class HoldallApp:
             log.error("the last usage flush failed: %s", error.message)
         except Exception:
             log.exception("the last usage flush failed")
+        self.parts.exporter.flush()
         self.parts.executor.shutdown(wait=True)
         self.parts.meta.close()
         self.access.close()
@@ -157,52 +167,62 @@ class HoldallApp:
         target: Target | None = None
         s3_target: Target | None = None
         outcome = self.access.begin()
+        tally = TALLY
+        tally.in_flight += 1
         try:
-            request = Request(scope, receive, self.settings.body_timeout)
-            if request.query or "authorization" in request.headers:
-                dialect = detect(request.query, request.headers)
-            parts = self.parts
-            assert parts is not None
-            if request.method == "OPTIONS":
-                response = await self.cors.preflight(request)
-            else:
-                target = route(request.header("host"), request.raw_path, self.settings.domain)
-                if target is not None and _is_health_check(request, target):
-                    response = await health.answer(target.bucket, parts.meta, parts.blobs, parts.executor)
-                elif dialect in HEADER_DIALECTS:
-                    s3_target = target
-                    response = await parts.s3.handle(request, target, dialect)
-                elif target is not None:
-                    call = await parts.data.open(request, target, dialect)
-                    response = await parts.data.handle(call)
+            try:
+                request = Request(scope, receive, self.settings.body_timeout)
+                if request.query or "authorization" in request.headers:
+                    dialect = detect(request.query, request.headers)
+                parts = self.parts
+                assert parts is not None
+                if request.method == "OPTIONS":
+                    outcome.operation = "Preflight"
+                    response = await self.cors.preflight(request)
                 else:
-                    response = await self.root(request)
-        except HoldallError as error:
-            if request is None:
-                dialect = detect_unread(scope.get("query_string", b""), decode_headers(scope))
-            if request is None and dialect == UFILE and self.parts is not None and self._is_root(scope):
-                response = self.parts.api.early_error(scope, error)
-            else:
-                response = dialect_error(error, dialect, scope.get("path", "/"))
-        except Exception:
-            sid = outcome.session if outcome is not None else session_id()
-            log.exception("unexpected error, session %s", sid)
-            response = json_response({"RetCode": -1, "ErrMsg": f"internal error, session {sid}"}, 500)
-            response.header("x-sessionid", sid)
-        if request is not None and "origin" in request.headers:
-            await self._decorate(request, call, s3_target, response)
-        if request is not None and request.body_pending:
-            response.header("connection", "close")  # the unread body would be taken for the next request
-        try:
-            await send_response(send, response, head_only, receive)
-        except OSError:
-            pass  # the client hung up while the reply was going out
-        if outcome is not None:
-            if call is not None and not outcome.operation:  # refused before its admission
-                outcome.operation = call.operation.name
+                    target = route(request.header("host"), request.raw_path, self.settings.domain)
+                    if target is not None and _is_service_path(request, target):
+                        response = await self.service_path(request, target.bucket)
+                    elif dialect in HEADER_DIALECTS:
+                        s3_target = target
+                        response = await parts.s3.handle(request, target, dialect)
+                    elif target is not None:
+                        call = await parts.data.open(request, target, dialect)
+                        response = await parts.data.handle(call)
+                    else:
+                        response = await self.root(request)
+            except HoldallError as error:
+                if request is None:
+                    dialect = detect_unread(scope.get("query_string", b""), decode_headers(scope))
+                if request is None and dialect == UFILE and self.parts is not None and self._is_root(scope):
+                    response = self.parts.api.early_error(scope, error)
+                else:
+                    response = dialect_error(error, dialect, scope.get("path", "/"))
+            except Exception:
+                sid = outcome.session
+                log.exception("unexpected error, session %s", sid)
+                response = json_response({"RetCode": -1, "ErrMsg": f"internal error, session {sid}"}, 500)
+                response.header("x-sessionid", sid)
+            if request is not None and "origin" in request.headers:
+                await self._decorate(request, call, s3_target, response)
+            if request is not None and request.body_pending:
+                response.header("connection", "close")  # the unread body would be taken for the next request
+            try:
+                await send_response(send, response, head_only, receive)
+            except OSError:
+                pass  # the client hung up while the reply was going out
+        finally:
+            tally.in_flight -= 1
+        if call is not None and not outcome.operation:  # refused before its admission
+            outcome.operation = call.operation.name
+        received = request.received if request is not None else 0
+        sent = 0 if head_only else response.length if response.length is not None else len(response.body)
+        seconds = time.time() - outcome.started
+        tally.request(outcome.operation or UNNAMED, dialect, response.status, received, sent, seconds)
+        if self.access.enabled:
             client = scope.get("client")
             place = (target.bucket, target.key) if target is not None else ("", "")
-            self.access.write(outcome, request, str(client[0]) if client else "", place, dialect, response)
+            self.access.write(outcome, request, str(client[0]) if client else "", place, dialect, response, sent)
 
     async def _decorate(
         self, request: Request, call: Call | None, s3_target: Target | None, response: Response
@@ -226,6 +246,15 @@ class HoldallApp:
         except HoldallError:
             return False
 
+    async def service_path(self, request: Request, name: str) -> Response:
+        """``/healthz``, ``/readyz`` and ``/metrics``."""
+        assert self.parts is not None
+        if name == METRICS:
+            note_operation("Metrics")
+            return await self.parts.exporter.answer(request.header("authorization"), self.parts.executor)
+        note_operation("Health" if name == "healthz" else "Ready")
+        return await health.answer(name, self.parts.meta, self.parts.blobs, self.parts.executor)
+
     async def root(self, request: Request) -> Response:
         """The service root outside the S3 API: the management API."""
         assert self.parts is not None
@@ -234,13 +263,11 @@ class HoldallApp:
         raise BadRequest("name a bucket: use <bucket>.<domain> as the host or /<bucket>/<key> as the path")
 
 
-def _is_health_check(request: Request, target: Target) -> bool:
-    """An unsigned ``GET /healthz`` or ``/readyz`` on the service host (not a bucket host)."""
-    return (
-        not target.key
-        and not target.virtual_host
-        and target.bucket in health.PATHS
-        and request.method in ("GET", "HEAD")
-        and not request.query
-        and "authorization" not in request.headers
-    )
+def _is_service_path(request: Request, target: Target) -> bool:
+    """``GET /healthz``, ``/readyz`` or ``/metrics`` on the service host (not a bucket host), unsigned
+    (``/metrics`` may carry a bearer token)."""
+    if target.key or target.virtual_host or request.method not in ("GET", "HEAD") or request.query:
+        return False
+    if target.bucket == METRICS:
+        return not request.header("authorization") or request.header("authorization")[:7].lower() == "bearer "
+    return target.bucket in health.PATHS and "authorization" not in request.headers

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from xml.sax.saxutils import escape
 
 from holdall.errors import HoldallError, RangeNotSatisfiable, SignatureMismatch
+from holdall.metrics import TALLY
 from holdall.server.http import UFILE, Response
 from holdall.server.replies import error_response, json_response, session_id
 from holdall.server.s3_auth import HEADER_DIALECTS, header_dialect
@@ -62,6 +63,8 @@ def _xml_error(fields: list[tuple[str, str]], status: int) -> Response:
 
 
 def dialect_error(error: HoldallError, dialect: str, resource: str = "/") -> Response:
+    if error.limit:
+        TALLY.refusal(error.limit)
     family = FAMILY.get(dialect)
     if family is None:
         return error_response(error)

@@ -20,6 +20,8 @@ from holdall.errors import (
     UnknownAction,
     UnsupportedVersion,
 )
+from holdall.metrics import TALLY
+from holdall.server.access_log import note_operation
 from holdall.server.actions import ActionSpec
 from holdall.server.control_auth import ControlAuthenticator
 from holdall.server.control_request import (
@@ -70,6 +72,7 @@ class ManagementApi:
             spec = self.table.get(call.action)
             envelope = self.envelope_for(call.cloud, spec)
             spec = self._spec(call, spec)
+            note_operation(spec.name)
             names = {param.name[:-1] if param.is_list else param.name for param in spec.params}
             names |= COMMON_PARAMS[call.scheme]
             account_id = await self.auth.verify(call, spec.service, names - {"Signature"})
@@ -79,6 +82,8 @@ class ManagementApi:
         except UnreadableCall as error:
             return self.envelopes[error.cloud.value].error(action, request_id, error)
         except (Refusal, HoldallError) as error:
+            if isinstance(error, HoldallError) and error.limit:
+                TALLY.refusal(error.limit)
             return envelope.error(action, request_id, error)
         except Exception:
             log.exception("%s failed, session %s", action or "a management call", request_id)

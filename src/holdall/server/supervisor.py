@@ -22,10 +22,13 @@ from typing import Any
 import uvicorn
 
 from holdall.config import Settings
+from holdall.server import metrics
 from holdall.server.app import HoldallApp
 from holdall.server.connections import ConnectionLimits, guarded_protocol
 
 PR_SET_PDEATHSIG = 1
+METRICS_DIRECTORY = "run/metrics"
+"""Under the data directory: the workers' metric values, emptied at every start."""
 
 
 def uvicorn_config(settings: Settings, log_level: str, graceful_timeout: int, file_limit: int) -> uvicorn.Config:
@@ -106,6 +109,7 @@ def listen(settings: Settings) -> Listening:
 def serve(settings: Settings, log_level: str, graceful_timeout: int, listening: Listening | None = None) -> None:
     listening = listening or listen(settings)
     sock, file_limit = listening.sock, listening.file_limit
+    metrics.prepare_directory(settings.data_dir / METRICS_DIRECTORY)
     config = uvicorn_config(settings, log_level, graceful_timeout, file_limit)
     if settings.workers <= 1:
         _run_worker(config, sock)
@@ -151,6 +155,7 @@ def serve(settings: Settings, log_level: str, graceful_timeout: int, listening: 
             break
         except InterruptedError:
             continue
+        metrics.worker_exited(pid)
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == STARTUP_FAILED and not stopping:
             workers.pop(pid, None)
             forward(signal.SIGTERM, None)  # a worker that cannot start will not start the next time either

@@ -23,7 +23,7 @@ import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from holdall.errors import BadRequest, ChecksumMismatch, EntityTooLarge, ServiceUnavailable, StorageFull
+from holdall.errors import BadRequest, ChecksumMismatch, EntityTooLarge, StorageFull, UploadsBusy
 from holdall.etag import ETagHasher
 from holdall.service.digests import Digests, Expected
 from holdall.store.blobs.base import BlobStore, BlobWriter
@@ -65,7 +65,7 @@ class UploadSlots:
 
     def take(self) -> None:
         if self.taken >= self.limit:
-            raise ServiceUnavailable(f"this server already receives {self.limit} uploads; retry shortly")
+            raise UploadsBusy(f"this server already receives {self.limit} uploads; retry shortly")
         self.taken += 1
 
     def give_back(self) -> None:

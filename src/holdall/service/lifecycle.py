@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from holdall import clock
 from holdall.config import Settings
 from holdall.errors import UploadNotFound
+from holdall.metrics import TALLY
 from holdall.service.tempaccess import TEMP_PREFIX
 from holdall.store.blobs.composite import CompositeBlobs
 from holdall.store.meta.base import MetaStore
@@ -69,13 +70,15 @@ class Sweeper:
             )
         credentials = await self.meta.forget_temp_credentials(int(clock.now()) - TEMP_CREDENTIAL_GRACE)
         temp_files = await self.expire_temp_files()
-        return {
+        removed = {
             "uploads": uploads,
             "blobs": released,
             "strays": strays,
             "credentials": credentials,
             "temp_files": temp_files,
         }
+        TALLY.sweep(removed)
+        return removed
 
     async def expire_temp_files(self) -> int:
         """Deletes files of the temp bucket (seed 000) uploaded more than ``temp_file_max_age`` ago."""

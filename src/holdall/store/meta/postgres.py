@@ -37,6 +37,7 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from holdall.errors import BadRequest, ServiceUnavailable
+from holdall.metrics import timed_store
 from holdall.store.meta.postgres_schema import migrate
 from holdall.store.meta.sql import SqlMetaStore
 from holdall.store.meta.sql_plumbing import Conn, Cursor, T, Transaction
@@ -153,11 +154,13 @@ class PostgresMetaStore(SqlMetaStore):
 
     async def _one(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._read_now, sql, parameters, True)
+        return await timed_store("read", loop.run_in_executor(self._executor, self._read_now, sql, parameters, True))
 
     async def _all(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         loop = asyncio.get_running_loop()
-        rows: list[Any] = await loop.run_in_executor(self._executor, self._read_now, sql, parameters, False)
+        rows: list[Any] = await timed_store(
+            "read", loop.run_in_executor(self._executor, self._read_now, sql, parameters, False)
+        )
         return rows
 
     def _read_with_now(self, fn: Transaction[T]) -> T:
@@ -165,7 +168,9 @@ class PostgresMetaStore(SqlMetaStore):
             return fn(PgConn(conn))
 
     async def _read_with(self, fn: Transaction[T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._read_with_now, fn)
+        return await timed_store(
+            "read", asyncio.get_running_loop().run_in_executor(self._executor, self._read_with_now, fn)
+        )
 
     def write_sync(self, fn: Transaction[T]) -> T:
         for attempt in range(RETRIES):
@@ -183,7 +188,9 @@ class PostgresMetaStore(SqlMetaStore):
         conn.execute(f"SELECT {', '.join(calls)}", [shared, *scopes] if shared else scopes)
 
     async def _write(self, fn: Transaction[T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.write_sync, fn)
+        return await timed_store(
+            "write", asyncio.get_running_loop().run_in_executor(self._executor, self.write_sync, fn)
+        )
 
     def close(self) -> None:
         self._stop.set()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from holdall.errors import LimitReached, NotFound, QuotaExceeded, RateLimited
+from holdall.errors import LimitReached, NotFound, RateLimited, UrlLimitReached
 from holdall.store.meta.base import (
     DOWNLOAD_TRAFFIC,
     REQUEST_COUNT,
@@ -285,7 +285,7 @@ class SqlLedger(SqlPlumbing):
                 "SELECT count(*) FROM upload_urls WHERE account_id = ? AND expire_time > ?", (account_id, now)
             ).fetchone()
             if pending >= pending_limit:
-                raise QuotaExceeded(f"at most {pending_limit} upload URLs may be live at once")
+                raise UrlLimitReached(f"at most {pending_limit} upload URLs may be live at once")
             conn.execute(
                 "INSERT INTO upload_urls(account_id, name, url, expire_time) VALUES(?, ?, ?, ?)"
                 " ON CONFLICT(account_id, name) DO UPDATE SET url = excluded.url, expire_time = excluded.expire_time",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from holdall.errors import BucketNotFound, FileNotFound, HoldallError, QuotaExceeded
+from holdall.errors import BucketNotFound, CapExceeded, FileNotFound, HoldallError
 from holdall.store.blobs.composite import is_inline
 from holdall.store.meta.base import (
     Account,
@@ -150,12 +150,12 @@ def adjust_bucket(
     used, count = int(row[0] or 0), int(row[1] or 0)
     max_bytes, max_objects = caps
     if added_bytes > 0 and max_bytes and used > max_bytes:
-        raise QuotaExceeded(
+        raise CapExceeded(
             f"bucket {bucket!r} is capped at {max_bytes} bytes; it holds {used - added_bytes}"
             f" and this write adds {added_bytes}"
         )
     if added_objects > 0 and max_objects and count > max_objects:
-        raise QuotaExceeded(f"bucket {bucket!r} is capped at {max_objects} objects and holds {count - added_objects}")
+        raise CapExceeded(f"bucket {bucket!r} is capped at {max_objects} objects and holds {count - added_objects}")
 
 
 def store_object(

@@ -19,9 +19,11 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from time import perf_counter
 from typing import Any, TypeVar
 
 from holdall.errors import StorageFull
+from holdall.metrics import TALLY, timed_store
 from holdall.store.meta.base import ObjectRecord
 from holdall.store.meta.generation import Generation
 from holdall.store.meta.sql import SqlMetaStore
@@ -132,7 +134,7 @@ class SqliteMetaStore(SqlMetaStore):
     async def _write(self, fn: Transaction[T]) -> T:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put((fn, future, None))
-        return await future
+        return await timed_store("write", future)
 
     def write_sync(self, fn: Transaction[T]) -> T:
         """Runs one write and waits for its commit, from a thread that has no event loop."""
@@ -145,13 +147,23 @@ class SqliteMetaStore(SqlMetaStore):
         return result
 
     async def _one(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
-        return self._reader.execute(sql, parameters).fetchone()
+        started = perf_counter()
+        row = self._reader.execute(sql, parameters).fetchone()
+        TALLY.store_call("read", perf_counter() - started)
+        return row
 
     async def _all(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
-        return self._reader.execute(sql, parameters).fetchall()
+        started = perf_counter()
+        rows = self._reader.execute(sql, parameters).fetchall()
+        TALLY.store_call("read", perf_counter() - started)
+        return rows
 
     async def _read_with(self, fn: Transaction[T]) -> T:
-        return fn(self._reader)
+        started = perf_counter()
+        try:
+            return fn(self._reader)
+        finally:
+            TALLY.store_call("read", perf_counter() - started)
 
     async def object_for_read(self, bucket: str, key: str) -> tuple[ObjectRecord, bytes | None] | None:
         """Remembered per reading thread until any connection commits anything (``PRAGMA data_version``
@@ -167,7 +179,9 @@ class SqliteMetaStore(SqlMetaStore):
         found = cache.get((bucket, key))
         if found is not None:
             return found
+        started = perf_counter()
         row = conn.execute(OBJECT_FOR_READ, (bucket, key)).fetchone()
+        TALLY.store_call("read", perf_counter() - started)
         if row is None:
             return None
         found = cache[(bucket, key)] = (object_record(row), row[INLINE_DATA])
