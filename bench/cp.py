@@ -1,5 +1,6 @@
-"""``holdall cp`` of a large file up and down, next to ``curl -T`` and ``curl -o`` of the same file to
-nginx (WebDAV PUT, sendfile GET), on loopback. Run by hand:
+"""``holdall cp`` of a large file up and down, and ``curl -T`` of it through a presigned URL (one stream,
+no client hashing), next to ``curl -T`` and ``curl -o`` of the same file to nginx (WebDAV PUT, sendfile
+GET), on loopback. Run by hand:
 
     .venv-test/bin/python bench/cp.py [--size-mib 1024] [--repeat 3] [--workers 1]
     .venv-test/bin/python bench/cp.py --sweep [--size-mib 256]
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from servers import ACCESS, SECRET, running_holdall, running_nginx
 
-from holdall.client import transfer
+from holdall.client import presign_url, transfer
 from holdall.client.s3 import S3Client
 
 MiB = 1024 * 1024
@@ -75,6 +76,9 @@ def side_by_side(work: Path, source: Path, repeat: int, workers: int) -> None:
         back = [*holdall, "cp", "bench/cpbench/f", str(down)]
         rows.append(line("holdall cp down", size, timed(repeat, lambda: run(back, env))))
         assert digest(down) == digest(source)
+        presigned = presign_url("PUT", server.url, "cpbench", "g", ACCESS, SECRET, expires=3600)
+        curl_put = ["curl", "-sfT", str(source), presigned]
+        rows.append(line("curl -T (holdall presigned PUT)", size, timed(repeat, lambda: run(curl_put))))
     with running_nginx(work, workers) as nginx:
         url = f"{nginx.url}/bench/f"
         rows.append(line("curl -T (nginx PUT)", size, timed(repeat, lambda: run(["curl", "-sfT", str(source), url]))))

@@ -1,9 +1,12 @@
 """What a worker counts while it serves, in plain numbers; :mod:`holdall.server.metrics` hands them
 to prometheus-client once a second.
 
-A count here is a dict update (a fraction of a microsecond); a prometheus-client value in its
+A request is recorded by appending one tuple to a list (``Tally.served``), folded into counts by
+operation, dialect and status when the counts are taken; a prometheus-client value in its
 multiprocess mode takes a lock and writes a memory map on every change (about 5 µs a request), so
-the request path never touches one. Everything here runs on the worker's event loop thread.
+the request path never touches one. Folding a second's requests at once keeps the counts' dict and
+entries in the cache: updating them as each request ends cost 1.4 µs a request, the append 0.2 µs
+(``bench/inprocess.py``). Everything here runs on the worker's event loop thread.
 """
 
 from __future__ import annotations
@@ -49,28 +52,33 @@ class Requests:
 class Tally:
     """One worker's counts since the last :meth:`take`, and what it serves right now."""
 
-    __slots__ = ("in_flight", "refusals", "requests", "store", "swept")
+    __slots__ = ("in_flight", "refusals", "requests", "served", "store", "swept")
 
     def __init__(self) -> None:
         self.in_flight = 0
         self._reset()
 
     def _reset(self) -> None:
+        self.served: list[tuple[str, str, int, int, int, float]] = []
+        """Requests not yet folded: operation, dialect, status, bytes in, bytes out, seconds."""
         self.requests: dict[tuple[str, str, int], Requests] = {}
         self.store: dict[str, Histogram] = {}
         self.swept: dict[str, int] = {}
         self.refusals: dict[str, int] = {}
 
-    def request(self, operation: str, dialect: str, status: int, received: int, sent: int, seconds: float) -> None:
-        entry = self.requests.get((operation, dialect, status))
-        if entry is None:
-            entry = self.requests[operation, dialect, status] = Requests()
-        entry.count += 1
-        entry.received += received
-        entry.sent += sent
-        durations = entry.durations
-        durations.counts[bisect_left(REQUEST_BOUNDS, seconds)] += 1
-        durations.total += seconds
+    def _fold(self) -> None:
+        requests = self.requests
+        for operation, dialect, status, received, sent, seconds in self.served:
+            entry = requests.get((operation, dialect, status))
+            if entry is None:
+                entry = requests[operation, dialect, status] = Requests()
+            entry.count += 1
+            entry.received += received
+            entry.sent += sent
+            durations = entry.durations
+            durations.counts[bisect_left(REQUEST_BOUNDS, seconds)] += 1
+            durations.total += seconds
+        self.served = []
 
     def store_call(self, kind: str, seconds: float) -> None:
         """A metadata-store ``read`` or ``write`` (a write waits for its commit)."""
@@ -91,8 +99,9 @@ class Tally:
 
     def take(self) -> Tally:
         """The counts so far, handed over; counting starts again from zero."""
+        self._fold()
         taken = Tally.__new__(Tally)
-        taken.in_flight = self.in_flight
+        taken.in_flight, taken.served = self.in_flight, []
         taken.requests, taken.store, taken.swept, taken.refusals = self.requests, self.store, self.swept, self.refusals
         self._reset()
         return taken

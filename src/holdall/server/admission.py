@@ -85,7 +85,7 @@ class Admission:
         """``key`` is what the token's rules are checked on (None: the handler checks the key it touches)."""
         principal, coverage = verified
         request, bucket, operation = call.request, call.bucket, call.operation
-        note(operation.name, principal)
+        note(request, operation.name, principal)
         op = operation.op
         if coverage is not None and operation.changeable:
             require_covered(coverage, *operation.inputs(request.query, request.headers))

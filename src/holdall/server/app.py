@@ -24,7 +24,17 @@ from holdall.server.control_request import is_management_call
 from holdall.server.cors import Cors
 from holdall.server.dialects import detect, detect_unread, dialect_error
 from holdall.server.envelopes import envelopes
-from holdall.server.http import UFILE, Receive, Request, Response, Scope, Send, decode_headers, send_response
+from holdall.server.http import (
+    UFILE,
+    Outcome,
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    decode_headers,
+    send_response,
+)
 from holdall.server.management import ManagementApi
 from holdall.server.metrics import Exporter
 from holdall.server.replies import json_response
@@ -166,12 +176,12 @@ class HoldallApp:
         call: Call | None = None
         target: Target | None = None
         s3_target: Target | None = None
-        outcome = self.access.begin()
+        outcome = Outcome(time.time())
         tally = TALLY
         tally.in_flight += 1
         try:
             try:
-                request = Request(scope, receive, self.settings.body_timeout)
+                request = Request(scope, receive, self.settings.body_timeout, outcome)
                 if request.query or "authorization" in request.headers:
                     dialect = detect(request.query, request.headers)
                 parts = self.parts
@@ -181,7 +191,7 @@ class HoldallApp:
                     response = await self.cors.preflight(request)
                 else:
                     target = route(request.header("host"), request.raw_path, self.settings.domain)
-                    if target is not None and _is_service_path(request, target):
+                    if target is not None and not target.key and _is_service_path(request, target):
                         response = await self.service_path(request, target.bucket)
                     elif dialect in HEADER_DIALECTS:
                         s3_target = target
@@ -218,7 +228,7 @@ class HoldallApp:
         received = request.received if request is not None else 0
         sent = 0 if head_only else response.length if response.length is not None else len(response.body)
         seconds = time.time() - outcome.started
-        tally.request(outcome.operation or UNNAMED, dialect, response.status, received, sent, seconds)
+        tally.served.append((outcome.operation or UNNAMED, dialect, response.status, received, sent, seconds))
         if self.access.enabled:
             client = scope.get("client")
             place = (target.bucket, target.key) if target is not None else ("", "")
@@ -250,9 +260,9 @@ class HoldallApp:
         """``/healthz``, ``/readyz`` and ``/metrics``."""
         assert self.parts is not None
         if name == METRICS:
-            note_operation("Metrics")
+            note_operation(request, "Metrics")
             return await self.parts.exporter.answer(request.header("authorization"), self.parts.executor)
-        note_operation("Health" if name == "healthz" else "Ready")
+        note_operation(request, "Health" if name == "healthz" else "Ready")
         return await health.answer(name, self.parts.meta, self.parts.blobs, self.parts.executor)
 
     async def root(self, request: Request) -> Response:
@@ -264,9 +274,10 @@ class HoldallApp:
 
 
 def _is_service_path(request: Request, target: Target) -> bool:
-    """``GET /healthz``, ``/readyz`` or ``/metrics`` on the service host (not a bucket host), unsigned
+    """``GET /healthz``, ``/readyz`` or ``/metrics`` (a target without a key) on the service host (not a
+    bucket host), unsigned
     (``/metrics`` may carry a bearer token)."""
-    if target.key or target.virtual_host or request.method not in ("GET", "HEAD") or request.query:
+    if target.virtual_host or request.method not in ("GET", "HEAD") or request.query:
         return False
     if target.bucket == METRICS:
         return not request.header("authorization") or request.header("authorization")[:7].lower() == "bearer "

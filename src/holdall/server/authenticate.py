@@ -202,11 +202,18 @@ def _check_date(value: str) -> None:
 _LISTOBJECTS_PARAMS = frozenset(("listobjects", "delimiter", "marker", "max-keys", "prefix"))
 
 
-def _coverage(suffix: str, *, signs_headers: bool) -> Coverage:
-    """What a UFile signature covers besides method and resource: no query parameter, except those
-    the SDK's listobjects suffix names."""
-    return Coverage(
-        _LISTOBJECTS_PARAMS if suffix else frozenset(),
+_COVERAGES = {
+    (listing, signs_headers): Coverage(
+        _LISTOBJECTS_PARAMS if listing else frozenset(),
         UFILE_SIGNED_HEADERS,
         (ufile.HEADER_PREFIX,) if signs_headers else (),
     )
+    for listing in (False, True)
+    for signs_headers in (False, True)
+}
+
+
+def _coverage(suffix: str, *, signs_headers: bool) -> Coverage:
+    """What a UFile signature covers besides method and resource: no query parameter, except those
+    the SDK's listobjects suffix names (made once: a request only picks one)."""
+    return _COVERAGES[bool(suffix), signs_headers]

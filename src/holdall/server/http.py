@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
+import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,6 +73,28 @@ class BodyIncomplete(HoldallError):
     default_message = "request body incomplete"
 
 
+_SESSIONS = itertools.count()
+
+
+class Outcome:
+    """What became of a request, noted as it is served: for its access-log line and the metrics."""
+
+    __slots__ = ("_session", "account", "key_id", "operation", "started")
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.operation = self.account = self._session = ""
+        self.key_id = ""
+        """The access key a token or temporary key signed with; empty for an account's own keys."""
+
+    @property
+    def session(self) -> str:
+        """The request's id in the access log and the error log: the worker's pid and a counter."""
+        if not self._session:
+            self._session = f"{os.getpid():x}-{next(_SESSIONS):x}"
+        return self._session
+
+
 class Request:
     __slots__ = (
         "_consumed",
@@ -78,13 +103,15 @@ class Request:
         "body_timeout",
         "headers",
         "method",
+        "outcome",
         "query",
         "raw_path",
         "received",
         "scope",
     )
 
-    def __init__(self, scope: Scope, receive: Receive, body_timeout: float) -> None:
+    def __init__(self, scope: Scope, receive: Receive, body_timeout: float, outcome: Outcome | None = None) -> None:
+        self.outcome = outcome or Outcome(time.time())
         self.scope = scope
         self._receive = receive
         self._consumed = False
@@ -167,6 +194,7 @@ class RequestView(Request):
     def __init__(self, origin: Request, headers: dict[str, str], decode: BodyDecoder | None) -> None:
         self.scope, self._receive, self.body_timeout = origin.scope, origin._receive, origin.body_timeout
         self.method, self.raw_path, self.query = origin.method, origin.raw_path, origin.query
+        self.outcome = origin.outcome
         self._consumed = self._finished = False
         self.received = 0
         self.headers = headers

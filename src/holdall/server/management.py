@@ -72,7 +72,7 @@ class ManagementApi:
             spec = self.table.get(call.action)
             envelope = self.envelope_for(call.cloud, spec)
             spec = self._spec(call, spec)
-            note_operation(spec.name)
+            note_operation(request, spec.name)
             names = {param.name[:-1] if param.is_list else param.name for param in spec.params}
             names |= COMMON_PARAMS[call.scheme]
             account_id = await self.auth.verify(call, spec.service, names - {"Signature"})

@@ -246,10 +246,10 @@ class S3Api:
         principal = verified.principal
         try:
             if target is None:
-                note(resolve(request.method, SERVICE_ROUTES, request).name, principal)
+                note(request, resolve(request.method, SERVICE_ROUTES, request).name, principal)
                 return await self.list_buckets(account_keys_only(principal))
             operation = resolve(request.method, OBJECT_ROUTES if target.key else BUCKET_ROUTES, request)
-            note(operation.name, principal)
+            note(request, operation.name, principal)
             if operation.name in COMMAND_BODIES and request.body_pending and not _body_bound(operation, verified):
                 raise AccessDenied(
                     f"{operation.name} needs its body signed: a signed x-amz-content-sha256, Content-MD5"
