@@ -317,6 +317,16 @@ class RateLimited(HoldallError):
     limit = "rate"
 
 
+class InternalError(HoldallError):
+    """Something failed that no request can cause: the traceback is in the error log, under the session
+    id the reply names."""
+
+    status = 500
+    ret_code = -1
+    code = "InternalError"
+    default_message = "We encountered an internal error. Please try again."
+
+
 class ServiceUnavailable(HoldallError):
     status = 503
     ret_code = -15004

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -49,3 +50,33 @@ def test_a_line_per_request(tmp_path: Path) -> None:
         "time", "session", "client", "method", "account", "key_id", "operation", "dialect", "bucket", "key",
         "status", "bytes_in", "bytes_out", "duration_ms",
     }  # fmt: skip
+
+
+@pytest.mark.skipif(os.environ.get("HOLDALL_TEST_BLOBS") == "s3", reason="the blob store here is an S3 service")
+def test_an_unexpected_error_is_logged_with_its_session(tmp_path: Path) -> None:
+    """A blob lost from the disk under a stored object: a 500 in the client's dialect naming a session,
+    the same session on the access-log line and on the traceback in the error log."""
+    log = tmp_path / "access.log"
+    server = Server(data=tmp_path / "data", extra=["--access-log", str(log)]).start()
+    try:
+        s3 = s3_client(server)
+        s3.create_bucket(Bucket="lossy")
+        s3.put_object(Bucket="lossy", Key="big", Body=b"x" * 100_000)  # past the inline limit: a file
+        for blob in (server.data / "blobs").glob("[0-9a-f][0-9a-f]/*"):
+            blob.unlink()
+        with pytest.raises(ClientError) as failed:
+            s3.get_object(Bucket="lossy", Key="big")
+        error = failed.value.response
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 500 and error["Error"]["Code"] == "InternalError"
+        session = error["ResponseMetadata"]["HTTPHeaders"]["x-sessionid"]
+        assert session in error["Error"]["Message"]
+        ufile_reply = call(server, "GET", "lossy", "big")
+        assert ufile_reply.status_code == 500 and ufile_reply.json()["RetCode"] == -1
+    finally:
+        server.stop()
+    line = next(json.loads(text) for text in log.read_text().splitlines() if json.loads(text)["session"] == session)
+    assert (line["status"], line["operation"], line["key"]) == (500, "GetObject", "big")
+    assert server.log_path is not None
+    errors = server.log_path.read_text()
+    assert f"unexpected error, session {session}" in errors
+    assert "Traceback (most recent call last)" in errors.split(f"session {session}", 1)[1]

@@ -4,6 +4,7 @@ cannot answer."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import requests
 
 from tests.e2e.helpers import api
 from tests.e2e.server import Server
+from tests.postgres import PostgresServer
 
 
 @pytest.fixture
@@ -50,3 +52,23 @@ def test_not_ready_while_the_blob_directory_is_gone(own_server: Server) -> None:
     finally:
         moved.rename(spool)
     assert requests.get(own_server.url + "/readyz", timeout=10).status_code == 200
+
+
+def test_not_ready_while_the_metadata_store_is_down(tmp_path: Path) -> None:
+    database = PostgresServer().start()
+    server = Server(data=tmp_path / "data", extra=["--meta", database.new_database()]).start()
+    try:
+        assert requests.get(server.url + "/readyz", timeout=10).status_code == 200
+        database.halt()
+        reply = requests.get(server.url + "/readyz", timeout=30)
+        assert reply.status_code == 503, reply.text
+        assert reply.json()["status"] == "unavailable" and "metadata store" in reply.json()["problems"][0]
+        assert requests.get(server.url + "/healthz", timeout=10).status_code == 200  # alive all the same
+        database.resume()
+        deadline = time.monotonic() + 30
+        while requests.get(server.url + "/readyz", timeout=30).status_code != 200:
+            assert time.monotonic() < deadline, "not ready again 30 s after the database came back"
+            time.sleep(0.2)
+    finally:
+        server.stop()
+        database.stop()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from holdall import clock
 from holdall.config import Settings
-from holdall.errors import BadRequest, HoldallError, StorageFull
+from holdall.errors import BadRequest, HoldallError, InternalError, StorageFull
 from holdall.metrics import TALLY
 from holdall.server import health
 from holdall.server.access_log import OFF, AccessLog, note_operation
@@ -37,7 +37,6 @@ from holdall.server.http import (
 )
 from holdall.server.management import ManagementApi
 from holdall.server.metrics import Exporter
-from holdall.server.replies import json_response
 from holdall.server.routing import Target, route
 from holdall.server.s3_api import S3Api
 from holdall.server.s3_auth import HEADER_DIALECTS
@@ -211,7 +210,9 @@ class HoldallApp:
             except Exception:
                 sid = outcome.session
                 log.exception("unexpected error, session %s", sid)
-                response = json_response({"RetCode": -1, "ErrMsg": f"internal error, session {sid}"}, 500)
+                failure = InternalError(f"internal error, session {sid}")
+                response = dialect_error(failure, dialect, scope.get("path", "/"))
+                response.headers = [(name, value) for name, value in response.headers if name != b"x-sessionid"]
                 response.header("x-sessionid", sid)
             if request is not None and "origin" in request.headers:
                 await self._decorate(request, call, s3_target, response)
