@@ -11,6 +11,7 @@ import errno
 import functools
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -36,6 +37,15 @@ EXIT_CODES = (
 )
 PATHS = "Remote paths read ALIAS/BUCKET/KEY; the alias local is this machine's server (see holdall alias)."
 DELETE_BATCH = 1000
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def shown(text: str) -> str:
+    """Text as printed for a person: control characters a server's key or reply may hold (a terminal
+    would act on an escape sequence) written as ``\\xNN``; --json output escapes them itself."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
 class Failure(Exception):
@@ -116,9 +126,9 @@ class Session:
         if self.as_json:
             print(json.dumps({"status": "success", **fields}, ensure_ascii=False), flush=True)
         elif self.console is not None:
-            self.console.print(text, markup=False)
+            self.console.print(shown(text), markup=False, highlight=False)
         else:
-            print(text, flush=True)
+            print(shown(text), flush=True)
 
     def failure(self, failure: Failure) -> None:
         self.failed = True
@@ -126,7 +136,7 @@ class Session:
             fields = {"status": "error", "error": failure.what, "code": failure.code, "message": failure.message}
             print(json.dumps(fields, ensure_ascii=False), flush=True)
         else:
-            print(f"holdall: {failure}", file=sys.stderr, flush=True)
+            print(shown(f"holdall: {failure}"), file=sys.stderr, flush=True)
 
     @contextlib.contextmanager
     def progress(self, total: int) -> Iterator[transfer.Progress]:
@@ -428,7 +438,7 @@ def cat_command(session: Session, target: str) -> None:
                 client.head_bucket(remote.bucket)
             raise
         try:
-            for chunk in response.stream(transfer.READ_CHUNK):
+            for chunk in response.stream(transfer.READ_CHUNK, decode_content=False):
                 sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
         finally:
@@ -555,7 +565,7 @@ def _downloads(session: Session, source: Remote, target: str, recursive: bool) -
             except ValueError as problem:
                 session.failure(Failure(f"cp {source.child(info.key)}", "InvalidName", str(problem)))
                 continue
-            jobs.append(_download(client, source.child(info.key), path, info.size))
+            jobs.append(_download(client, source.child(info.key), path, info.size, folder))
         if listed or not source.key:
             return jobs
     if not source.key or source.key.endswith("/"):
@@ -563,13 +573,14 @@ def _downloads(session: Session, source: Remote, target: str, recursive: bool) -
     info = _head(client, source)
     if folder.is_dir() or target.endswith(os.sep):
         folder = folder / source.key.rpartition("/")[2]
-    return [_download(client, source, folder, info.size)]
+    return [_download(client, source, folder, info.size, folder.parent)]
 
 
-def _download(client: S3Client, source: Remote, path: Path, size: int) -> Job:
+def _download(client: S3Client, source: Remote, path: Path, size: int, below: Path) -> Job:
+    """``path`` is written below the folder ``below``, through no link under it."""
+
     def run(progress: transfer.Progress) -> transfer.Copied:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return transfer.download_file(client, source.bucket, source.key, path, progress=progress)
+        return transfer.download_file(client, source.bucket, source.key, path, below=below, progress=progress)
 
     return Job(str(source), str(path), size, run)
 

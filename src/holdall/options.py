@@ -93,6 +93,16 @@ def _access_log(value: str) -> str:
     return str(path)
 
 
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,256}=*")
+
+
+def _metrics_token(value: str) -> str:
+    """A bearer token as HTTP writes one (RFC 6750): an Authorization header could carry no other."""
+    if not _BEARER_TOKEN.fullmatch(value):
+        raise click.BadParameter("expected 16 to 256 letters, digits and . _ ~ + / - (a bearer token)")
+    return value
+
+
 def _meta_url(value: str) -> str:
     scheme = value.partition("://")[0]
     if value and scheme not in ("sqlite", "postgresql", "postgres"):
@@ -238,6 +248,7 @@ SERVE_FLAGS = (
         "a bearer token `GET /metrics` asks for; a token on a command line shows in `ps`, so prefer the"
         " environment variable",
         ("metrics_token",),
+        _metrics_token,
         default="none (the metrics are open to anyone who can connect)",
         envvar="HOLDALL_METRICS_TOKEN",
     ),

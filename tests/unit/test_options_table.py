@@ -74,9 +74,10 @@ def test_flags_set_their_fields(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 
 
 def test_the_metrics_token_comes_from_the_environment_or_the_flag(monkeypatch: pytest.MonkeyPatch) -> None:
-    env: dict[str, str | None] = {"HOLDALL_METRICS_TOKEN": "from-env"}
-    assert _serve_settings(monkeypatch, env=env).metrics_token == "from-env"
-    assert _serve_settings(monkeypatch, "--metrics-token", "given", env=env).metrics_token == "given"
+    env: dict[str, str | None] = {"HOLDALL_METRICS_TOKEN": "from-the-environment"}
+    assert _serve_settings(monkeypatch, env=env).metrics_token == "from-the-environment"
+    given = _serve_settings(monkeypatch, "--metrics-token", "given-on-the-command-line", env=env)
+    assert given.metrics_token == "given-on-the-command-line"
 
 
 @pytest.mark.parametrize(
@@ -89,6 +90,8 @@ def test_the_metrics_token_comes_from_the_environment_or_the_flag(monkeypatch: p
         (["--price-request-count", "-1"], "a price in fen"),
         (["--log-level", "loud"], "one of critical"),
         (["--workers", "two"], "a whole number"),
+        (["--metrics-token", "short"], "a bearer token"),
+        (["--metrics-token", "ünïcode-is-not-a-bearer-token"], "a bearer token"),
     ],
 )
 def test_a_bad_value_is_a_usage_error_naming_the_flag(args: list[str], said: str) -> None:

@@ -24,6 +24,9 @@ from holdall.auth import v4
 from holdall.auth.encoding import uri_encode
 
 DEFAULT_REGION = "cn-bj"
+MAX_REPLY = 8 * 1024 * 1024
+"""The most a reply read whole may hold (a listing, an error, a command's answer; a page of 1,000 keys
+of 1 KiB is about 1.3 MiB): a server cannot make the client hold more."""
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 IDEMPOTENT = frozenset(("GET", "HEAD", "PUT", "DELETE"))
 NOT_FOUND = {
@@ -59,6 +62,15 @@ class Body:
 
 
 EMPTY = Body(b"", EMPTY_SHA256)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A reply read whole (at most :data:`MAX_REPLY` bytes)."""
+
+    status: int
+    headers: Mapping[str, str]
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,11 +186,30 @@ class S3Client:
         query: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         body: Body = EMPTY,
-        stream: bool = False,
+        missing: str = "object",
+    ) -> Reply:
+        """Sends a signed request and reads its reply whole; a reply of 300 or more raises
+        :class:`RequestError` with the server's code (``missing`` names what a bare 404 means:
+        ``object``, ``bucket`` or ``upload``)."""
+        response = self.send(method, bucket, key, query=query, headers=headers, body=body, missing=missing)
+        try:
+            return Reply(response.status, response.headers, _read_whole(response))
+        finally:
+            response.release_conn()
+
+    def send(
+        self,
+        method: str,
+        bucket: str = "",
+        key: str = "",
+        *,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Body = EMPTY,
         missing: str = "object",
     ) -> urllib3.BaseHTTPResponse:
-        """Sends a signed request; a reply of 300 or more raises :class:`RequestError` with the server's
-        code (``missing`` names what a bare 404 means: ``object``, ``bucket`` or ``upload``)."""
+        """Sends a signed request; the reply's body is left to read (with ``stream()``, as stored: no
+        Content-Encoding is decoded) and no redirect is followed: a 3xx is an error like a 4xx."""
         path = f"/{bucket}/{key}" if key else f"/{bucket}" if bucket else "/"
         query = dict(query or {})
         sent = dict(headers or {})
@@ -204,7 +235,14 @@ class S3Client:
         )
         try:
             response = self.pool.request(
-                method, url, body=body.data or None, headers=signed, retries=retry, preload_content=not stream
+                method,
+                url,
+                body=body.data or None,
+                headers=signed,
+                retries=retry,
+                redirect=False,
+                preload_content=False,
+                decode_content=False,
             )
         except urllib3.exceptions.MaxRetryError as problem:
             raise RequestError("ConnectionFailed", f"cannot reach {self.endpoint}: {_reason(problem.reason)}") from None
@@ -241,6 +279,7 @@ class S3Client:
         query = {"list-type": "2", "prefix": prefix, "max-keys": str(page), "encoding-type": "url"}
         if delimiter:
             query["delimiter"] = delimiter
+        seen: set[str] = set()
         while True:
             root = _parse(self.request("GET", bucket, query=query, missing="bucket").data)
             entries: list[tuple[str, ObjectInfo | str]] = []
@@ -255,18 +294,26 @@ class S3Client:
             token = _child(root, "NextContinuationToken")
             if _child(root, "IsTruncated") != "true" or not token:
                 return
+            if token in seen:
+                raise RequestError("InvalidResponse", "the listing gave the same continuation token twice")
+            seen.add(token)
             query["continuation-token"] = token
 
     def list_uploads(self, bucket: str, prefix: str = "") -> list[tuple[str, str]]:
         """(key, upload id) of unfinished multipart uploads under ``prefix``."""
         query = {"uploads": "", "prefix": prefix}
-        found = []
+        found: list[tuple[str, str]] = []
+        seen: set[tuple[str, str]] = set()
         while True:
             root = _parse(self.request("GET", bucket, query=query, missing="bucket").data)
-            found += [(_child(item, "Key"), _child(item, "UploadId")) for item in _children(root, "Upload")]
+            page = [(_child(item, "Key"), _child(item, "UploadId")) for item in _children(root, "Upload")]
+            found += page
             if _child(root, "IsTruncated") != "true":
                 return found
-            query["key-marker"], query["upload-id-marker"] = found[-1]
+            if not page or page[-1] in seen:
+                raise RequestError("InvalidResponse", "the list of uploads did not move on")
+            seen.add(page[-1])
+            query["key-marker"], query["upload-id-marker"] = page[-1]
 
     # ----------------------------------------------------------------- objects
 
@@ -275,7 +322,7 @@ class S3Client:
 
     def get_object(self, bucket: str, key: str) -> urllib3.BaseHTTPResponse:
         """The streamed reply: read it with ``stream()``, then ``release_conn()``."""
-        return self.request("GET", bucket, key, stream=True)
+        return self.send("GET", bucket, key)
 
     def put_object(self, bucket: str, key: str, body: Body, content_type: str = "") -> str:
         headers = {"content-type": content_type} if content_type else {}
@@ -322,7 +369,10 @@ class S3Client:
             ]
             if _child(root, "IsTruncated") != "true":
                 return found
-            query["part-number-marker"] = _child(root, "NextPartNumberMarker")
+            marker = _child(root, "NextPartNumberMarker")
+            if not marker.isdigit() or int(marker) <= int(query.get("part-number-marker", "-1")):
+                raise RequestError("InvalidResponse", "the list of parts did not move on")
+            query["part-number-marker"] = marker
 
     def complete_upload(self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]) -> str:
         listed = "".join(f'<Part><PartNumber>{n}</PartNumber><ETag>"{etag}"</ETag></Part>' for n, etag in parts)
@@ -349,10 +399,23 @@ def _reason(problem: BaseException | None) -> str:
     return type(problem).__name__ if problem is not None else "unknown error"
 
 
+def _read_whole(response: urllib3.BaseHTTPResponse) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.stream(64 * 1024, decode_content=False):
+        size += len(chunk)
+        if size > MAX_REPLY:
+            response.close()
+            raise RequestError("InvalidResponse", f"the server's reply runs past {MAX_REPLY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _error(response: urllib3.BaseHTTPResponse, missing: str) -> RequestError:
     status = response.status
-    data = response.data if response.headers.get("content-type", "").endswith("xml") else b""
-    response.release_conn()
+    try:
+        data = _read_whole(response) if response.headers.get("content-type", "").endswith("xml") else b""
+    finally:
+        response.release_conn()
     code = message = ""
     if data:
         try:
@@ -365,7 +428,7 @@ def _error(response: urllib3.BaseHTTPResponse, missing: str) -> RequestError:
     return RequestError(code or f"HTTP{status}", message or response.reason or f"HTTP status {status}", status)
 
 
-def _info(key: str, response: urllib3.BaseHTTPResponse) -> ObjectInfo:
+def _info(key: str, response: Reply) -> ObjectInfo:
     headers = response.headers
     modified = headers.get("last-modified", "")
     metadata = {name[11:]: value for name, value in headers.items() if name.lower().startswith("x-amz-meta-")}

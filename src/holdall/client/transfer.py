@@ -3,6 +3,7 @@ after an interruption, and downloads that appear under their name only once comp
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import mimetypes
@@ -182,33 +183,82 @@ def _multipart(
     return Copied(size, etag, count, sum(reused for _, reused in results))
 
 
-def download_file(client: S3Client, bucket: str, key: str, target: Path, *, progress: Progress = no_progress) -> Copied:
+def download_file(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    target: Path,
+    *,
+    below: Path | None = None,
+    progress: Progress = no_progress,
+) -> Copied:
     """Copies ``bucket/key`` to ``target`` through a temporary file beside it, renamed into place once
-    the byte count (and the MD5, when the ETag is one) is checked."""
-    response = client.get_object(bucket, key)
-    temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}.holdall"
+    the byte count (and the MD5, when the ETag is one) is checked. The folders between ``below`` (by
+    default the target's own folder) and the target are made as needed and never followed as links.
+    The bytes are saved as stored: a Content-Encoding is not decoded."""
+    below = below or target.parent
+    folder = open_folder(below, target.relative_to(below).parent.parts)
+    temporary = f".{target.name}.{secrets.token_hex(4)}.holdall"
     try:
-        size, etag = int(response.headers.get("content-length", "-1")), response.headers.get("etag", "").strip('"')
-        md5 = hashlib.md5() if len(etag) == 32 else None
-        received = 0
-        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as out:
-            for chunk in response.stream(READ_CHUNK):
-                out.write(chunk)
-                if md5 is not None:
-                    md5.update(chunk)
-                received += len(chunk)
-                progress(len(chunk))
-        if received != size:
-            raise RequestError("IncompleteBody", f"received {received} bytes of {size}")
-        if md5 is not None and md5.hexdigest() != etag:
-            raise RequestError("BadDigest", f"the bytes received have MD5 {md5.hexdigest()}, not the ETag {etag}")
-        os.replace(temporary, target)
-        return Copied(size, etag)
-    except urllib3.exceptions.HTTPError as problem:
-        raise RequestError("ConnectionFailed", f"the download broke off: {type(problem).__name__}") from None
+        response = client.get_object(bucket, key)
+        try:
+            size, etag = _length(response.headers.get("content-length", "")), response.headers.get("etag", "")
+            etag = etag.strip('"')
+            md5 = hashlib.md5() if len(etag) == 32 else None
+            received = 0
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            with open(os.open(temporary, flags, 0o666, dir_fd=folder), "wb") as out:
+                for chunk in response.stream(READ_CHUNK, decode_content=False):
+                    received += len(chunk)
+                    if received > size:
+                        raise RequestError("IncompleteBody", f"the server sent more than the {size} bytes it named")
+                    out.write(chunk)
+                    if md5 is not None:
+                        md5.update(chunk)
+                    progress(len(chunk))
+            if received != size:
+                raise RequestError("IncompleteBody", f"received {received} bytes of {size}")
+            if md5 is not None and md5.hexdigest() != etag:
+                raise RequestError("BadDigest", f"the bytes received have MD5 {md5.hexdigest()}, not the ETag {etag}")
+            os.replace(temporary, target.name, src_dir_fd=folder, dst_dir_fd=folder)
+            return Copied(size, etag)
+        except urllib3.exceptions.HTTPError as problem:
+            raise RequestError("ConnectionFailed", f"the download broke off: {type(problem).__name__}") from None
+        finally:
+            response.release_conn()
     finally:
-        temporary.unlink(missing_ok=True)
-        response.release_conn()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary, dir_fd=folder)
+        os.close(folder)
+
+
+def _length(value: str) -> int:
+    if not value.isascii() or not value.isdigit():
+        raise RequestError("InvalidResponse", "the server's reply names no length; holdall downloads need one")
+    return int(value)
+
+
+def open_folder(root: Path, below: tuple[str, ...]) -> int:
+    """A descriptor of the folder ``root``/``below``, its parts below ``root`` made as needed and never
+    followed as symbolic links (one planted in a shared download folder could point a write anywhere)."""
+    root.mkdir(parents=True, exist_ok=True)
+    folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for depth, part in enumerate(below, 1):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o777, dir_fd=folder)
+            try:
+                inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+            except OSError:
+                where = root.joinpath(*below[:depth])
+                problem = f"{where} is a link or not a folder: nothing is written through it"
+                raise RequestError("UnsafePath", problem) from None
+            os.close(folder)
+            folder = inner
+        return folder
+    except BaseException:
+        os.close(folder)
+        raise
 
 
 def local_tree(root: Path) -> list[tuple[Path, str]]:

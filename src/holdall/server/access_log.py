@@ -11,8 +11,10 @@ from several workers never interleave. Off by default.
 from __future__ import annotations
 
 import os
+import select
+import stat
 import time
-from json.encoder import encode_basestring as _text
+from json.encoder import encode_basestring_ascii as _text
 
 from holdall.auth.principal import Principal
 from holdall.server.http import Outcome, Request, Response
@@ -42,6 +44,11 @@ class AccessLog:
             self._fd = 1
         elif self.enabled:
             self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._limit = 0
+        """Bytes a line may have: a pipe (standard output into a log collector) takes a write whole only
+        up to PIPE_BUF, so longer lines from several workers could interleave; a file takes any."""
+        if self.enabled and not stat.S_ISREG(os.fstat(self._fd).st_mode):
+            self._limit = select.PIPE_BUF
         self._second, self._stamp = -1, ""
 
     def write(
@@ -56,18 +63,24 @@ class AccessLog:
     ) -> None:
         bucket, key = place
         text = _text
-        line = (
+        head = (
             f'{{"time":"{self._time(outcome.started)}","session":"{outcome.session}","client":{text(client)},'
             f'"method":{text(request.method if request is not None else "")},"account":{text(outcome.account)},'
             f'"key_id":{text(outcome.key_id)},"operation":{text(outcome.operation)},"dialect":{text(dialect)},'
-            f'"bucket":{text(bucket)},"key":{text(key)},"status":{response.status},'
-            f'"bytes_in":{request.received if request is not None else 0},'
-            f'"bytes_out":{sent},'
-            f'"duration_ms":{(time.time() - outcome.started) * 1000:.3f}}}\n'
+            f'"bucket":{text(bucket)},"key":'
         )
-        data = line.encode()
+        tail = (
+            f',"status":{response.status},"bytes_in":{request.received if request is not None else 0},'
+            f'"bytes_out":{sent},"duration_ms":{(time.time() - outcome.started) * 1000:.3f}}}\n'
+        )
+        written = text(key)
+        if self._limit and len(head) + len(written) + len(tail) > self._limit:
+            tail = ',"truncated":true' + tail
+            written = _fitted(key, self._limit - len(head) - len(tail))
+        data = (head + written + tail).encode()
         try:
-            os.write(self._fd, data)
+            while data:
+                data = data[os.write(self._fd, data) :]
         except OSError:
             pass  # a full disk or a closed stdout must not fail the request
 
@@ -81,3 +94,13 @@ class AccessLog:
     def close(self) -> None:
         if self._fd > 2:
             os.close(self._fd)
+
+
+def _fitted(key: str, room: int) -> str:
+    """The key as a JSON string (ASCII, escaped) of at most ``room`` characters, cut short as needed."""
+    key = key[: max(room, 2)]
+    written = _text(key)
+    while len(written) > max(room, 2):
+        key = key[: len(key) * room // len(written)]
+        written = _text(key)
+    return written

@@ -176,6 +176,7 @@ class HoldallApp:
         target: Target | None = None
         s3_target: Target | None = None
         outcome = Outcome(time.time())
+        sent = 0
         tally = TALLY
         tally.in_flight += 1
         try:
@@ -219,7 +220,7 @@ class HoldallApp:
             if request is not None and request.body_pending:
                 response.header("connection", "close")  # the unread body would be taken for the next request
             try:
-                await send_response(send, response, head_only, receive)
+                sent = await send_response(send, response, head_only, receive)
             except OSError:
                 pass  # the client hung up while the reply was going out
         finally:
@@ -227,7 +228,6 @@ class HoldallApp:
         if call is not None and not outcome.operation:  # refused before its admission
             outcome.operation = call.operation.name
         received = request.received if request is not None else 0
-        sent = 0 if head_only else response.length if response.length is not None else len(response.body)
         seconds = time.time() - outcome.started
         tally.served.append((outcome.operation or UNNAMED, dialect, response.status, received, sent, seconds))
         if self.access.enabled:

@@ -226,28 +226,32 @@ class Response:
         return self
 
 
-async def send_response(
-    send: Send, response: Response, head_only: bool = False, receive: Receive | None = None
-) -> None:
+async def send_response(send: Send, response: Response, head_only: bool = False, receive: Receive | None = None) -> int:
+    """Sends the reply; returns the body bytes handed to the connection (a streamed body stops early
+    when the client goes away)."""
     length = response.length if response.length is not None else len(response.body)
     headers = response.headers
     if length is not None and response.status != 304:
         headers = [*headers, (b"content-length", str(length).encode())]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     if response.stream is None or head_only:
-        await send({"type": "http.response.body", "body": b"" if head_only else response.body})
-        return
+        body = b"" if head_only else response.body
+        await send({"type": "http.response.body", "body": body})
+        return len(body)
+    sent = 0
     gone = asyncio.ensure_future(_disconnect(receive)) if receive is not None else None
     try:
         async for chunk in response.stream:
             if gone is not None and gone.done():
-                return  # the client went away: read no more of the object
+                return sent  # the client went away: read no more of the object
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            sent += len(chunk)
     finally:
         if gone is not None:
             gone.cancel()
         await response.stream.aclose()  # type: ignore[attr-defined]
     await send({"type": "http.response.body", "body": b""})
+    return sent
 
 
 async def _disconnect(receive: Receive) -> None:
