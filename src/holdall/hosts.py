@@ -1,7 +1,9 @@
 """``/etc/hosts`` lines that make every bucket host (``<bucket>.<domain>``) resolve on this machine.
 
 glibc resolves no ``*.localhost`` name (browsers and curl do, Python's and Go's clients do not), so
-virtual-host addressing needs one line per bucket. They are kept between two marker lines, which
+virtual-host addressing needs one line per bucket. The line also names ``<bucket>.<address>``: the
+TOS and COS SDKs, given an endpoint such as ``http://127.0.0.1:9000``, put the bucket before the
+address. They are kept between two marker lines, which
 ``holdall hosts --write`` replaces and nothing else touches.
 """
 
@@ -14,7 +16,7 @@ END = "# holdall bucket hosts: end"
 
 
 def host_lines(buckets: Iterable[str], domain: str, address: str) -> list[str]:
-    return [f"{address}\t{name}.{domain}" for name in sorted(set(buckets))]
+    return [f"{address}\t{name}.{domain} {name}.{address}" for name in sorted(set(buckets))]
 
 
 def with_block(text: str, lines: list[str]) -> str:

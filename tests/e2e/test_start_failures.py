@@ -70,8 +70,9 @@ def test_hosts_lines_for_every_bucket(tmp_path: Path) -> None:
     finally:
         server.stop()
     printed = holdall_cli(server.data, "hosts", "later").splitlines()
-    assert "127.0.0.1\tphotos.localhost" in printed and "127.0.0.1\tdocs.localhost" in printed
-    assert "127.0.0.1\tlater.localhost" in printed
+    assert "127.0.0.1\tphotos.localhost photos.127.0.0.1" in printed
+    assert "127.0.0.1\tdocs.localhost docs.127.0.0.1" in printed
+    assert "127.0.0.1\tlater.localhost later.127.0.0.1" in printed
     hosts_file = tmp_path / "hosts"
     hosts_file.write_text("127.0.0.1\tlocalhost\n")
     for _ in range(2):
