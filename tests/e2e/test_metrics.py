@@ -96,7 +96,8 @@ def test_counters_add_up_over_two_workers(tmp_path: Path) -> None:
         # has flushed after its last request
         samples = scrape_until(server, lambda found: total(found, "holdall_requests_in_flight") == 1)
         assert total(samples, "holdall_requests_in_flight") == 1
-        workers = {path.name for path in (server.data / "run" / "metrics").glob("counter_*.db")}
+        directory = server.data / "run" / f"metrics-127.0.0.1-{server.port}"
+        workers = {path.name for path in directory.glob("counter_*.db")}
         assert len(workers) == 2, workers  # both workers counted, and one scrape summed them
 
         samples = scrape_until(server, lambda found: total(found, "holdall_sweeper_removed_total", kind="sweeps") > 0)

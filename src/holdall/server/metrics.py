@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import os
+import re
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -26,11 +27,18 @@ TEXT_FORMAT = b"text/plain; version=0.0.4; charset=utf-8"
 OPERATION = ["operation", "dialect"]
 
 
+def directory_of(data_dir: Path, host: str, port: int) -> Path:
+    """Where a server's workers keep their values: one directory per listening address, so gateways
+    sharing a data directory keep theirs apart (no two can listen on one address)."""
+    return data_dir / "run" / re.sub(r"[^A-Za-z0-9.-]", "_", f"metrics-{host}-{port}")
+
+
 def prepare_directory(path: Path) -> None:
     """An empty directory for this server's workers, named in the environment they inherit: it must be
     set before prometheus-client is first imported, which decides then whether values are shared."""
     shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True, mode=0o700)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.mkdir(mode=0o700)
     os.environ[DIRECTORY_ENV] = str(path)
 
 

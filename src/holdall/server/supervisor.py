@@ -27,8 +27,6 @@ from holdall.server.app import HoldallApp
 from holdall.server.connections import ConnectionLimits, guarded_protocol
 
 PR_SET_PDEATHSIG = 1
-METRICS_DIRECTORY = "run/metrics"
-"""Under the data directory: the workers' metric values, emptied at every start."""
 
 
 def uvicorn_config(settings: Settings, log_level: str, graceful_timeout: int, file_limit: int) -> uvicorn.Config:
@@ -109,7 +107,7 @@ def listen(settings: Settings) -> Listening:
 def serve(settings: Settings, log_level: str, graceful_timeout: int, listening: Listening | None = None) -> None:
     listening = listening or listen(settings)
     sock, file_limit = listening.sock, listening.file_limit
-    metrics.prepare_directory(settings.data_dir / METRICS_DIRECTORY)
+    metrics.prepare_directory(metrics.directory_of(settings.data_dir, settings.host, settings.port))
     config = uvicorn_config(settings, log_level, graceful_timeout, file_limit)
     if settings.workers <= 1:
         _run_worker(config, sock)
