@@ -75,10 +75,15 @@ def alias_group() -> None:
 @click.argument("name")
 @click.argument("url")
 @click.argument("access_key")
-@click.argument("secret_key")
+@click.argument("secret_key", required=False)
 @click.option("--region", default=DEFAULT_REGION, show_default=True, help="Region to sign requests for.")
-def alias_set(session: Session, name: str, url: str, access_key: str, secret_key: str, region: str) -> None:
-    """Add or replace an alias: NAME for the server at URL."""
+def alias_set(session: Session, name: str, url: str, access_key: str, secret_key: str | None, region: str) -> None:
+    """Add or replace an alias: NAME for the server at URL.
+
+    Without SECRET_KEY, it is asked for on a terminal (not echoed) or read as a line of standard
+    input, so it stays out of the shell's history and the process list."""
+    if secret_key is None:
+        secret_key = _secret_from_input()
     try:
         alias = Alias(aliases.check_name(name), aliases.check_url(url), access_key, secret_key, region)
     except ValueError as problem:
@@ -88,6 +93,16 @@ def alias_set(session: Session, name: str, url: str, access_key: str, secret_key
         known[name] = alias
         path = aliases.save(known)
     session.success(f"Added {name} ({alias.url}) to {path}.", alias=name, url=alias.url, region=region)
+
+
+def _secret_from_input() -> str:
+    if sys.stdin.isatty():
+        secret: str = click.prompt("Secret key", hide_input=True, err=True)
+        return secret
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise click.UsageError("give SECRET_KEY, or a line of standard input holding it")
+    return line
 
 
 @verb("ls")

@@ -383,3 +383,13 @@ def test_credentials_shows_and_exports_the_root_keys(cli: Cli, tmp_path: Path) -
 
     missing = cli.run("credentials", "--data", str(tmp_path / "nowhere"), code=1).stderr
     assert missing.startswith("holdall: credentials: NoCredentials: no root keys")
+
+
+def test_alias_set_reads_a_secret_left_out_from_standard_input(cli: Cli) -> None:
+    config = cli.config / "holdall" / "config.toml"
+    command = cli.command("alias", "set", "quiet", "http://127.0.0.1:9", "HAQUIETKEY")
+    given = subprocess.run(command, env=cli.env, input="a secret kept out of ps\n", capture_output=True, text=True)
+    assert given.returncode == 0 and "a secret kept out of ps" not in given.stdout + given.stderr, given
+    assert 'secret_key = "a secret kept out of ps"' in config.read_text()
+    empty = subprocess.run(command, env=cli.env, input="", capture_output=True, text=True)
+    assert empty.returncode == 2 and "standard input" in empty.stderr, empty
