@@ -39,6 +39,12 @@ def shown(text: str) -> str:
     return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
+def one_line(text: str) -> str:
+    """A name a server listed, kept to its one line of a listing: a newline or tab in it is written as
+    ``\\x0a`` or ``\\x09``, so a key cannot make ``ls`` show entries that are not there."""
+    return text.replace("\n", "\\x0a").replace("\t", "\\x09")
+
+
 class Failure(Exception):
     """An operation that failed: what was attempted, and the code and message that say why."""
 

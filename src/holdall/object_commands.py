@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from holdall.cli_session import EXIT_CODES, Failure, Remote, Session, attempt, verb
+from holdall.cli_session import EXIT_CODES, Failure, Remote, Session, attempt, one_line, verb
 from holdall.client import aliases, transfer
 from holdall.client.aliases import Alias, AliasError
 from holdall.client.s3 import DEFAULT_REGION, ObjectInfo, RequestError, S3Client
@@ -216,7 +216,7 @@ def list_command(session: Session, target: str, recursive: bool) -> None:
         if not remote.bucket:
             for bucket in client.list_buckets():
                 session.success(
-                    f"[{_time(bucket.created)}] {'':>10}  {bucket.name}/",
+                    f"[{_time(bucket.created)}] {'':>10}  {one_line(bucket.name)}/",
                     type="bucket",
                     key=bucket.name,
                     lastModified=_iso(bucket.created),
@@ -225,10 +225,10 @@ def list_command(session: Session, target: str, recursive: bool) -> None:
         shown_from = remote.key.rfind("/") + 1
         for entry in client.list_objects(remote.bucket, remote.key, "" if recursive else "/"):
             if isinstance(entry, str):
-                session.success(f"{'':25} {'PRE':>10}  {entry[shown_from:]}", type="folder", key=entry)
+                session.success(f"{'':25} {'PRE':>10}  {one_line(entry[shown_from:])}", type="folder", key=entry)
                 continue
             session.success(
-                f"[{_time(entry.modified)}] {_size(entry.size):>10}  {entry.key[shown_from:]}",
+                f"[{_time(entry.modified)}] {_size(entry.size):>10}  {one_line(entry.key[shown_from:])}",
                 type="file",
                 key=entry.key,
                 size=entry.size,

@@ -393,3 +393,11 @@ def test_alias_set_reads_a_secret_left_out_from_standard_input(cli: Cli) -> None
     assert 'secret_key = "a secret kept out of ps"' in config.read_text()
     empty = subprocess.run(command, env=cli.env, input="", capture_output=True, text=True)
     assert empty.returncode == 2 and "standard input" in empty.stderr, empty
+
+
+def test_a_key_holding_a_newline_stays_on_its_line(cli: Cli, bucket: str, s3: S3Client) -> None:
+    s3.put_object(bucket, "real\n[2026-01-01 00:00:00 UTC]        1 B  forged.txt", Body.of(b"x"))
+    listed = cli.run("ls", "--recursive", f"t/{bucket}").stdout.splitlines()
+    assert len(listed) == 1 and listed[0].endswith("real\\x0a[2026-01-01 00:00:00 UTC]        1 B  forged.txt")
+    [as_json] = cli.json("ls", "--recursive", f"t/{bucket}")
+    assert as_json["key"] == "real\n[2026-01-01 00:00:00 UTC]        1 B  forged.txt"
