@@ -186,6 +186,7 @@ async def test_temporary_credentials_per_second_hold_across_gateways(gateways: G
     results = await outcomes(calls)
     assert results.count(None) == 20 and all(isinstance(r, RateLimited) for r in results if r is not None)
     await one.create_temp_credential(credential(owner, NOW + 1.5), 20)  # the next second has room
+    await one.create_temp_credential(credential(owner, NOW - 60), 20)  # a clock set back: the later ones are not recent
 
 
 async def test_upload_urls_are_idempotent_and_bounded_across_gateways(gateways: Gateways) -> None:

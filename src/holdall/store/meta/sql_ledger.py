@@ -253,9 +253,9 @@ class SqlLedger(SqlPlumbing):
 
         def create(conn: Conn) -> None:
             self._serialize(conn, f"account:{credential.account_id}")  # the count and the insert, alone
-            (recent,) = conn.execute(
-                "SELECT count(*) FROM temp_credentials WHERE account_id = ? AND created > ?",
-                (credential.account_id, credential.created - 1),
+            (recent,) = conn.execute(  # a clock set back must not count the keys made "later" as recent
+                "SELECT count(*) FROM temp_credentials WHERE account_id = ? AND created > ? AND created <= ?",
+                (credential.account_id, credential.created - 1, credential.created),
             ).fetchone()
             if recent >= per_second:
                 raise RateLimited(f"at most {per_second} requests a second")
