@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
 from holdall import admin_commands, object_commands
+from holdall.client.aliases import AliasError, NoRootKeys, root_keys
 from holdall.client.presign import DIALECTS, presign_url
 from holdall.config import Settings
 from holdall.data_dir import prepare_data_dir
-from holdall.keys import ACCESS_ENV, CREDENTIALS_FILE, SECRET_ENV
+from holdall.keys import ACCESS_ENV, SECRET_ENV
 from holdall.options import SERVE_FLAGS, with_settings
 
 
@@ -50,16 +49,16 @@ def serve(settings: Settings) -> None:
 def _signing_keys(access_key: str, secret_key: str, data: str) -> tuple[str, str]:
     if access_key and secret_key:
         return access_key, secret_key
-    access, secret = os.environ.get(ACCESS_ENV), os.environ.get(SECRET_ENV)
-    if access and secret:
-        return access, secret
-    stored = Path(data) / CREDENTIALS_FILE
-    if stored.exists():
-        pair = json.loads(stored.read_text())
-        return pair["public_key"], pair["private_key"]
-    raise SystemExit(
-        f"holdall: give --access-key and --secret-key, set {ACCESS_ENV} and {SECRET_ENV}, or point --data at a server's"
-    )
+    try:
+        access, secret, _ = root_keys(Path(data))
+    except NoRootKeys:
+        raise SystemExit(
+            f"holdall: give --access-key and --secret-key, set {ACCESS_ENV} and {SECRET_ENV}, or point --data at"
+            " a server's"
+        ) from None
+    except AliasError as problem:
+        raise SystemExit(f"holdall: {problem}") from None
+    return access, secret
 
 
 @holdall.command()

@@ -54,7 +54,10 @@ def prepare_data_dir(settings: Settings) -> None:
         raise SystemExit(f"holdall: cannot create the data directory {settings.data_dir}: {problem.strerror}") from None
     for path in (settings.data_dir, *settings.data_dir.glob("meta.*")):
         path.chmod(0o700 if path.is_dir() else 0o600)
-    pair, generated = root_key_pair(settings.data_dir)
+    try:
+        pair, generated = root_key_pair(settings.data_dir)
+    except (OSError, ValueError) as problem:
+        raise SystemExit(f"holdall: cannot read the root key pair: {problem}") from None
     meta = open_store(settings.meta_target)
     try:
         root = run_read(meta.account_by_name(ROOT_ACCOUNT))

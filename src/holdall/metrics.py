@@ -75,9 +75,7 @@ class Tally:
             entry.count += 1
             entry.received += received
             entry.sent += sent
-            durations = entry.durations
-            durations.counts[bisect_left(REQUEST_BOUNDS, seconds)] += 1
-            durations.total += seconds
+            entry.durations.observe(seconds)
         self.served = []
 
     def store_call(self, kind: str, seconds: float) -> None:
@@ -94,8 +92,10 @@ class Tally:
             self.swept[kind] = self.swept.get(kind, 0) + count
 
     def refusal(self, limit: str) -> None:
-        """A request refused by a limit: ``quota``, ``bucket_cap``, ``upload_urls``, ``rate``, ``upload_slots``."""
-        self.refusals[limit] = self.refusals.get(limit, 0) + 1
+        """A request refused by a limit (``quota``, ``bucket_cap``, ``upload_urls``, ``rate``,
+        ``upload_slots``: an error's ``limit``); an error that names none is no refusal."""
+        if limit:
+            self.refusals[limit] = self.refusals.get(limit, 0) + 1
 
     def take(self) -> Tally:
         """The counts so far, handed over; counting starts again from zero."""

@@ -4,7 +4,6 @@ port 9000 with the root keys (from the environment, or the data directory), unle
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit
 import tomli_w
 
 from holdall.client.s3 import DEFAULT_REGION
-from holdall.keys import ACCESS_ENV, CREDENTIALS_FILE, SECRET_ENV
+from holdall.keys import ACCESS_ENV, CREDENTIALS_FILE, SECRET_ENV, known_root_key_pair
 
 LOCAL = "local"
 LOCAL_URL = "http://127.0.0.1:9000"
@@ -116,20 +115,18 @@ def save(aliases: dict[str, Alias]) -> Path:
 def root_keys(data_dir: Path) -> tuple[str, str, str]:
     """The root key pair a local server uses, and where it was found: the environment, else the data
     directory's credentials file."""
-    access, secret = os.environ.get(ACCESS_ENV), os.environ.get(SECRET_ENV)
-    if access and secret:
-        return access, secret, f"the environment ({ACCESS_ENV}, {SECRET_ENV})"
     path = data_dir / CREDENTIALS_FILE
     try:
-        stored = json.loads(path.read_text())
-        return str(stored["public_key"]), str(stored["private_key"]), str(path.resolve())
-    except FileNotFoundError:
+        known = known_root_key_pair(data_dir)
+    except (OSError, ValueError) as problem:
+        raise AliasError(f"cannot read {path}: {problem}") from None
+    if known is None:
         raise NoRootKeys(
             f"no root keys: set {ACCESS_ENV} and {SECRET_ENV}, or give the server's data directory"
             f" (--data or {DATA_ENV}; {path} does not exist)"
-        ) from None
-    except (OSError, ValueError, KeyError, TypeError) as problem:
-        raise AliasError(f"cannot read {path}: {problem}") from None
+        )
+    pair, source = known
+    return pair.public_key, pair.private_key, source
 
 
 def resolve(name: str, data_dir: Path) -> Alias:

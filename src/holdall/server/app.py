@@ -275,11 +275,11 @@ class HoldallApp:
 
 
 def _is_service_path(request: Request, target: Target) -> bool:
-    """``GET /healthz``, ``/readyz`` or ``/metrics`` (a target without a key) on the service host (not a
-    bucket host), unsigned
-    (``/metrics`` may carry a bearer token)."""
+    """``GET /healthz``, ``/readyz`` or ``/metrics`` (a target without a key) on the service host, not a
+    bucket host, with no query and no signature (``/metrics`` may carry a bearer token)."""
     if target.virtual_host or request.method not in ("GET", "HEAD") or request.query:
         return False
+    authorization = request.header("authorization")
     if target.bucket == METRICS:
-        return not request.header("authorization") or request.header("authorization")[:7].lower() == "bearer "
-    return target.bucket in health.PATHS and "authorization" not in request.headers
+        return not authorization or authorization[:7].lower() == "bearer "
+    return target.bucket in health.PATHS and not authorization

@@ -63,8 +63,7 @@ def _xml_error(fields: list[tuple[str, str]], status: int) -> Response:
 
 
 def dialect_error(error: HoldallError, dialect: str, resource: str = "/") -> Response:
-    if error.limit:
-        TALLY.refusal(error.limit)
+    TALLY.refusal(error.limit)
     family = FAMILY.get(dialect)
     if family is None:
         return error_response(error)

@@ -36,7 +36,7 @@ from holdall.server.control_request import (
 )
 from holdall.server.dialects import dialect_error
 from holdall.server.envelopes import Envelope, InternalFailure
-from holdall.server.http import UFILE, Request, Response, Scope
+from holdall.server.http import UFILE, Request, Response, Scope, decode_headers
 
 log = logging.getLogger("holdall.management")
 PASSED_TO_UFILE_ACTIONS = frozenset(("Region", "ProjectId"))
@@ -56,8 +56,7 @@ class ManagementApi:
 
     def early_error(self, scope: Scope, error: HoldallError) -> Response:
         """The reply to a call that could not even be read, in the envelope its headers suggest."""
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        cloud = cloud_of_headers(headers, dict.fromkeys(loose_names(scope["query_string"])))
+        cloud = cloud_of_headers(decode_headers(scope), dict.fromkeys(loose_names(scope["query_string"])))
         if cloud is Cloud.UFILE:
             return dialect_error(error, UFILE)
         return self.envelopes[cloud.value].error("", str(uuid.uuid4()), InvalidParameter("query", error.message))
@@ -81,9 +80,10 @@ class ManagementApi:
             return envelope.success(spec.name, request_id, await spec.run(account_id, args))
         except UnreadableCall as error:
             return self.envelopes[error.cloud.value].error(action, request_id, error)
-        except (Refusal, HoldallError) as error:
-            if isinstance(error, HoldallError) and error.limit:
-                TALLY.refusal(error.limit)
+        except HoldallError as error:
+            TALLY.refusal(error.limit)
+            return envelope.error(action, request_id, error)
+        except Refusal as error:
             return envelope.error(action, request_id, error)
         except Exception:
             log.exception("%s failed, session %s", action or "a management call", request_id)

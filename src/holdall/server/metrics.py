@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ from typing import Any
 from holdall.metrics import REQUEST_BOUNDS, STORE_BOUNDS, TALLY, Histogram, Tally
 from holdall.server.http import Response
 
+log = logging.getLogger("holdall.metrics")
 DIRECTORY_ENV = "PROMETHEUS_MULTIPROC_DIR"
 FLUSH_INTERVAL = 1.0
 TEXT_FORMAT = b"text/plain; version=0.0.4; charset=utf-8"
@@ -108,7 +110,10 @@ class Exporter:
     async def run_forever(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_INTERVAL)
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # a full disk under the values' files: the counts taken are lost, not the task
+                log.exception("the metrics flush failed; trying again in %g s", FLUSH_INTERVAL)
 
     def allows(self, authorization: str) -> bool:
         if not self.token:
